@@ -1,0 +1,63 @@
+package dev.ds4j.kv;
+
+import java.util.Arrays;
+
+/**
+ * Streaming state of one compressor (§4.5): the projected values and gates (gate already + ape) of the
+ * tokens of the window being filled, and for the overlapping CSA compressor the first half (Ca) of the
+ * last complete window, which the next entry pools together with its own second half (Cb).
+ */
+public final class CompressorState {
+    public final int ratio, width, half;
+    public final boolean overlap;
+    /** [ratio × width] values and gates of the pending window, token r of the window at row r. */
+    public final float[] pendValue, pendGate;
+    /** [ratio × half] Ca halves of the previous complete window (overlap only). */
+    public final float[] prevValue, prevGate;
+    public int pending;
+    public boolean hasPrev;
+    /** Entries emitted so far; the pending window is entry {@code entries}. */
+    public int entries;
+
+    public CompressorState(int ratio, int dim, boolean overlap) {
+        this.ratio = ratio;
+        this.overlap = overlap;
+        this.half = dim;
+        this.width = overlap ? 2 * dim : dim;
+        this.pendValue = new float[ratio * width];
+        this.pendGate = new float[ratio * width];
+        this.prevValue = overlap ? new float[ratio * dim] : null;
+        this.prevGate = overlap ? new float[ratio * dim] : null;
+        reset();
+    }
+
+    /** Sequence start: no pending tokens, no previous window (its gates −∞ so it gets zero weight). */
+    public void reset() {
+        pending = 0;
+        entries = 0;
+        hasPrev = false;
+        Arrays.fill(pendValue, 0f);
+        Arrays.fill(pendGate, 0f);
+        if (overlap) {
+            Arrays.fill(prevValue, 0f);
+            Arrays.fill(prevGate, Float.NEGATIVE_INFINITY);
+        }
+    }
+
+    /** The absolute position the next token fed to this compressor must have. */
+    public long nextPosition() { return (long) entries * ratio + pending; }
+
+    public long bytes() { return 4L * (pendValue.length * 2L + (overlap ? prevValue.length * 2L : 0)); }
+
+    void copyFrom(CompressorState o) {
+        System.arraycopy(o.pendValue, 0, pendValue, 0, pendValue.length);
+        System.arraycopy(o.pendGate, 0, pendGate, 0, pendGate.length);
+        if (overlap) {
+            System.arraycopy(o.prevValue, 0, prevValue, 0, prevValue.length);
+            System.arraycopy(o.prevGate, 0, prevGate, 0, prevGate.length);
+        }
+        pending = o.pending;
+        hasPrev = o.hasPrev;
+        entries = o.entries;
+    }
+}

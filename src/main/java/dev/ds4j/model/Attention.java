@@ -1,0 +1,150 @@
+package dev.ds4j.model;
+
+import dev.ds4j.kv.LayerCache;
+import dev.ds4j.tensor.Matrix;
+import dev.ds4j.tensor.Quant;
+
+/**
+ * The attention block shared by all three layer kinds (§4.3): low-rank queries, one shared key=value head
+ * (MQA), a sliding window of the last {@code window} tokens, plus compressed entries — all of them for HCA,
+ * the indexer's top-k for CSA — and a learned per-head sink, in one softmax. Since V = K the output carries
+ * the keys' rotation on its rope dims, which is undone at the query position before the grouped output
+ * projection.
+ */
+public final class Attention {
+    private final Matrix wqA, wqB, wkv, woA, woB;
+    private final float[] qNorm, kvNorm, sink;
+    final Compressor compressor;   // null for sliding-only layers
+    final Indexer indexer;         // CSA only
+    private final RopeTable rope;
+    private final int heads, headDim, nope, window, groups, oLora, ratio, configuredTopk;
+    private final float eps, softmaxScale;
+
+    public Attention(Matrix wqA, float[] qNorm, Matrix wqB, Matrix wkv, float[] kvNorm, Matrix woA, Matrix woB,
+                     float[] sink, Compressor compressor, Indexer indexer, RopeTable rope, int ratio, ModelConfig c) {
+        this.wqA = wqA;
+        this.qNorm = qNorm;
+        this.wqB = wqB;
+        this.wkv = wkv;
+        this.kvNorm = kvNorm;
+        this.woA = woA;
+        this.woB = woB;
+        this.sink = sink;
+        this.compressor = compressor;
+        this.indexer = indexer;
+        this.rope = rope;
+        this.ratio = ratio;
+        this.heads = c.nHeads();
+        this.headDim = c.headDim();
+        this.nope = c.nopeDim();
+        this.window = c.window();
+        this.groups = c.oGroups();
+        this.oLora = c.oLoraRank();
+        this.configuredTopk = c.indexTopk();
+        this.eps = c.normEps();
+        this.softmaxScale = (float) (1.0 / Math.sqrt(headDim));
+    }
+
+    public int ratio() { return ratio; }
+
+    public long bytesPerToken() {
+        long b = wqA.bytes() + wqB.bytes() + wkv.bytes() + woA.bytes() + woB.bytes();
+        if (compressor != null) b += compressor.bytesPerToken();
+        if (indexer != null) b += indexer.bytesPerToken();
+        return b;
+    }
+
+    /**
+     * Attention for the token at {@code pos} (x = attn_norm output, d floats), which must be the next
+     * position of {@code cache}; writes d floats to out. {@code topk} ≤ 0 means the configured index_topk.
+     */
+    public void forward(float[] x, long pos, LayerCache cache, float[] out, int topk, int layer, Observer obs,
+                        Numerics num, Scratch s) {
+        // Query: low-rank latent (also the indexer's input), per-head RMS normalisation, RoPE.
+        float[] qr = s.qr, q = s.q, kv = s.kv;
+        num.linear(wqA, x, 0, qr, s.lin);
+        RmsNorm.apply(qr, 0, qr.length, qNorm, eps, qr, 0, num);
+        num.linear(wqB, qr, 0, q, s.lin);
+        rope.angles(pos, s.cos, s.sin);
+        for (int h = 0; h < heads; h++) {
+            RmsNorm.applyUnweighted(q, h * headDim, headDim, eps, num);
+            rope.apply(q, h * headDim, headDim, s.cos, s.sin, false, num);
+        }
+        // Shared key/value: into the ring at its position (the slot it replaces is out of every later window).
+        num.linear(wkv, x, 0, kv, s.lin);
+        RmsNorm.apply(kv, 0, headDim, kvNorm, eps, kv, 0, num);
+        rope.apply(kv, 0, headDim, s.cos, s.sin, false, num);
+        if (num.official()) Quant.fp8Sim(kv, 0, nope, 64);
+        cache.window.put(pos, kv, 0);
+
+        // Compressed entries that this token completes become visible to it and to every later query.
+        if (compressor != null && compressor.accept(x, 0, pos, cache.compressor, s.entry, s.compTmp, num))
+            cache.compressed.append(s.entry, 0);
+        if (indexer != null && indexer.compressor.accept(x, 0, pos, cache.indexCompressor, s.indexEntry, s.compTmp, num))
+            cache.indexKeys.append(s.indexEntry, 0);
+
+        int visible = ratio > 0 ? (int) ((pos + 1) / ratio) : 0;
+        int[] picks = null;
+        int nPicked = visible;
+        if (indexer != null) {
+            int k = Math.min(topk > 0 ? topk : configuredTopk, visible);
+            float[] scores = s.indexScores(visible);
+            picks = s.picks(Math.max(k, 1));
+            if (visible > 0) {
+                indexer.score(qr, 0, x, 0, pos, cache.indexKeys, visible, scores, num, s);
+                Indexer.topK(scores, visible, k, picks);
+            }
+            nPicked = k;
+            obs.indexPicks(layer, pos, picks, k, scores, visible);
+        }
+
+        // One softmax per head over window keys (in position order), compressed keys and the sink.
+        long first = Math.max(0, pos - window + 1);
+        int nWin = (int) (pos - first + 1);
+        float[] sc = s.attnScores(nWin + nPicked);
+        float[] ring = cache.window.data();
+        float[] comp = cache.compressed != null ? cache.compressed.data() : null;
+        float[] o = s.o;
+        for (int h = 0; h < heads; h++) {
+            int qOff = h * headDim;
+            float max = sink[h];
+            for (int i = 0; i < nWin; i++) {
+                sc[i] = dot(q, qOff, ring, cache.window.offset(first + i), headDim) * softmaxScale;
+                max = Math.max(max, sc[i]);
+            }
+            for (int i = 0; i < nPicked; i++) {
+                int j = picks != null ? picks[i] : i;
+                sc[nWin + i] = dot(q, qOff, comp, j * headDim, headDim) * softmaxScale;
+                max = Math.max(max, sc[nWin + i]);
+            }
+            int n = nWin + nPicked;
+            float denom = (float) Math.exp(sink[h] - max);
+            java.util.Arrays.fill(o, qOff, qOff + headDim, 0f);
+            for (int i = 0; i < n; i++) {
+                float p = (float) Math.exp(sc[i] - max);
+                denom += p;
+                float pv = num.act(p);     // official: BF16 probabilities in P·V, fp32 denominator
+                int kOff;
+                float[] src;
+                if (i < nWin) { src = ring; kOff = cache.window.offset(first + i); }
+                else { src = comp; kOff = (picks != null ? picks[i - nWin] : i - nWin) * headDim; }
+                for (int c = 0; c < headDim; c++) o[qOff + c] += pv * src[kOff + c];
+            }
+            float inv = 1f / denom;
+            for (int c = 0; c < headDim; c++) o[qOff + c] = num.act(o[qOff + c] * inv);
+            rope.apply(o, qOff, headDim, s.cos, s.sin, true, num);
+        }
+
+        // Grouped output projection: group g's heads (concatenated) through rows g·oLora.. of wo_a, then wo_b.
+        int groupWidth = heads / groups * headDim;
+        for (int g = 0; g < groups; g++) woA.matvec(o, g * groupWidth, s.z, g * oLora, (g + 1) * oLora);
+        num.act(s.z, 0, s.z.length);
+        num.linear(woB, s.z, 0, out, s.lin);
+    }
+
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float acc = 0;
+        for (int i = 0; i < n; i++) acc += a[aOff + i] * b[bOff + i];
+        return acc;
+    }
+}

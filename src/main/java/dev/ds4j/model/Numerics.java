@@ -1,0 +1,47 @@
+package dev.ds4j.model;
+
+import dev.ds4j.tensor.Formats;
+import dev.ds4j.tensor.Matrix;
+import dev.ds4j.tensor.Quant;
+
+/**
+ * The two numerics of ARCHITECTURE §0/§6. PLAIN is the exact math on exactly dequantised weights in fp32 (what
+ * the golden references use); OFFICIAL simulates what DeepSeek's inference code does and what the real
+ * weights were trained for: BF16 activations, FP8 activation quantisation in FP8/FP4 GEMMs, FP8 KV, Hadamard
+ * + FP4 in the indexer.
+ */
+public enum Numerics {
+    PLAIN, OFFICIAL;
+
+    public boolean official() { return this == OFFICIAL; }
+
+    /** Rounds to BF16 in official numerics; identity in plain. */
+    public float act(float v) { return this == OFFICIAL ? Formats.bf16(v) : v; }
+
+    public void act(float[] x, int off, int len) { if (this == OFFICIAL) Quant.bf16(x, off, len); }
+
+    /**
+     * y = W·x for an activation entering a linear layer. Official: the BF16 input is quantised to E4M3 per 128
+     * elements when W is FP8/FP4 (the block-scaled GEMM of §5.4 equals a plain product on those dequantised
+     * activations up to fp32 summation order), and the output is BF16. {@code scratch} must hold W.cols().
+     */
+    public void linear(Matrix w, float[] x, int xOff, float[] y, float[] scratch) {
+        if (this == PLAIN) {
+            w.matvec(x, xOff, y, 0, w.rows());
+            return;
+        }
+        System.arraycopy(x, xOff, scratch, 0, w.cols());
+        Quant.bf16(scratch, 0, w.cols());
+        if (w.quantised()) Quant.fp8Sim(scratch, 0, w.cols(), 128);
+        w.matvec(scratch, 0, y, 0, w.rows());
+        Quant.bf16(y, 0, w.rows());
+    }
+
+    public static Numerics parse(String s) {
+        return switch (s.toLowerCase(java.util.Locale.ROOT)) {
+            case "plain" -> PLAIN;
+            case "official" -> OFFICIAL;
+            default -> throw new IllegalArgumentException("numerics must be 'plain' or 'official', got '" + s + "'");
+        };
+    }
+}

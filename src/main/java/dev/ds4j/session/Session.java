@@ -1,0 +1,132 @@
+package dev.ds4j.session;
+
+import dev.ds4j.kv.KvCache;
+import dev.ds4j.model.Model;
+import dev.ds4j.model.Numerics;
+import dev.ds4j.model.Observer;
+import dev.ds4j.model.Scratch;
+
+import java.util.Arrays;
+
+/**
+ * One sequence being processed: it owns its KV cache and working buffers. Prefill any number of tokens
+ * (internally in chunks), then decode one token at a time; every split gives the logits of one full pass.
+ * Not thread-safe: one thread drives a session at a time; many sessions may share one {@link Model}.
+ */
+public final class Session {
+    /**
+     * @param numerics  PLAIN or OFFICIAL (§6)
+     * @param indexTopk the CSA indexer's k; ≤ 0 = the configured index_topk, Integer.MAX_VALUE = unbounded
+     * @param chunk     prefill chunk length (bounds the memory of the residual streams held at once)
+     * @param mtp       keep the MTP block's cache in step so {@link #draft} can be called
+     */
+    public record Options(Numerics numerics, int indexTopk, int chunk, boolean mtp, Observer observer) {
+        public Options {
+            if (chunk <= 0) throw new IllegalArgumentException("chunk must be positive");
+            if (observer == null) observer = Observer.NONE;
+        }
+
+        public static Options defaults() { return new Options(Numerics.OFFICIAL, 0, 256, false, Observer.NONE); }
+
+        public Options withNumerics(Numerics n) { return new Options(n, indexTopk, chunk, mtp, observer); }
+        public Options withIndexTopk(int k) { return new Options(numerics, k, chunk, mtp, observer); }
+        public Options withChunk(int c) { return new Options(numerics, indexTopk, c, mtp, observer); }
+        public Options withMtp(boolean m) { return new Options(numerics, indexTopk, chunk, m, observer); }
+        public Options withObserver(Observer o) { return new Options(numerics, indexTopk, chunk, mtp, o); }
+    }
+
+    private final Model model;
+    private final Options opts;
+    private final KvCache cache;
+    private final Scratch scratch;
+    private final int width;
+    /** Final streams and token id of the last position processed (the MTP block's next input). */
+    private final float[] lastStreams;
+    private int lastToken = -1;
+    private long mtpLength;
+
+    public Session(Model model, Options opts) {
+        if (opts.mtp() && !model.hasMtp()) throw new IllegalArgumentException("MTP requested but the checkpoint has no mtp.0.* tensors");
+        this.model = model;
+        this.opts = opts;
+        this.cache = model.newCache();
+        this.scratch = new Scratch(model.config());
+        this.width = model.config().hcMult() * model.config().dim();
+        this.lastStreams = new float[width];
+    }
+
+    public Model model() { return model; }
+    public Options options() { return opts; }
+    /** Tokens processed so far = the absolute position of the next token. */
+    public long position() { return cache.length(); }
+    /** Bytes of KV state held now (window rings, compressed entries, indexer keys, compressor state). */
+    public long cacheBytes() { return cache.bytes(); }
+
+    /**
+     * Feeds tokens and returns logits: one row per token when {@code allRows}, else just the last row.
+     */
+    public float[][] prefill(int[] tokens, boolean allRows) {
+        if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
+        int vocab = model.config().vocabSize();
+        float[][] rows = new float[allRows ? tokens.length : 1][];
+        float[] y = new float[model.config().dim()];
+        for (int off = 0; off < tokens.length; off += opts.chunk()) {
+            int len = Math.min(opts.chunk(), tokens.length - off);
+            float[] X = model.forward(tokens, off, len, cache, opts.indexTopk(), opts.observer(), opts.numerics(), scratch);
+            if (opts.mtp()) catchUpMtp(tokens, off, len, X);
+            for (int t = 0; t < len; t++) {
+                int row = off + t;
+                if (allRows || row == tokens.length - 1) {
+                    float[] logits = new float[vocab];
+                    model.logits(X, t * width, logits, y, opts.numerics());
+                    rows[allRows ? row : 0] = logits;
+                }
+            }
+            System.arraycopy(X, (len - 1) * width, lastStreams, 0, width);
+            lastToken = tokens[off + len - 1];
+        }
+        return rows;
+    }
+
+    /** Feeds one token and returns the next-token logits. */
+    public float[] decode(int token) { return prefill(new int[]{token}, false)[0]; }
+
+    /**
+     * The MTP block's draft logits for the token after {@code nextToken}, where nextToken is the token that
+     * follows the last one processed (usually just sampled). Its cache advances by one position.
+     */
+    public float[] draft(int nextToken) {
+        if (!opts.mtp()) throw new IllegalStateException("session was opened without MTP");
+        if (lastToken < 0) throw new IllegalStateException("draft needs at least one processed token");
+        if (mtpLength != cache.length() - 1) throw new IllegalStateException("MTP cache is not at the last position");
+        float[] logits = new float[model.config().vocabSize()];
+        model.mtpLogits(lastStreams, 0, nextToken, mtpLength, cache, logits, opts.numerics(), scratch);
+        mtpLength++;
+        return logits;
+    }
+
+    /** MTP position i needs token i+1: feed every position whose successor is now known. */
+    private void catchUpMtp(int[] tokens, int off, int len, float[] X) {
+        long start = cache.length() - len;
+        for (long pos = mtpLength; pos < start + len - 1; pos++) {
+            int next = tokens[off + (int) (pos + 1 - start)];
+            if (pos < start) model.mtpLogits(lastStreams, 0, next, pos, cache, null, opts.numerics(), scratch);
+            else model.mtpLogits(X, (int) (pos - start) * width, next, pos, cache, null, opts.numerics(), scratch);
+            mtpLength = pos + 1;
+        }
+    }
+
+    /** Makes this session an exact copy of {@code other} (same model and options). */
+    public void copyFrom(Session other) {
+        if (other.model != model) throw new IllegalArgumentException("sessions of different models");
+        cache.copyFrom(other.cache);
+        System.arraycopy(other.lastStreams, 0, lastStreams, 0, width);
+        lastToken = other.lastToken;
+        mtpLength = other.mtpLength;
+    }
+
+    @Override
+    public String toString() { return "Session[position=" + position() + ", cache=" + cacheBytes() + " B, " + opts + "]"; }
+
+    static int[] range(int[] a, int from, int to) { return Arrays.copyOfRange(a, from, to); }
+}
