@@ -86,6 +86,12 @@ public abstract sealed class Matrix permits Matrix.F32, Matrix.Bf16, Matrix.Fp8,
         }
     }
 
+    /** A matrix over a float array (row-major), for parameters built in code and for tests. */
+    public static Matrix ofFloats(String name, int rows, int cols, float[] data) {
+        if (data.length != (long) rows * cols) throw new IllegalArgumentException(name + ": " + data.length + " values for [" + rows + ", " + cols + "]");
+        return new F32(name, rows, cols, MemorySegment.ofArray(data));
+    }
+
     static void expectShape(TensorInfo t, long... shape) {
         if (!Arrays.equals(t.shape(), shape))
             throw new CheckpointException(t.where() + ": shape " + t.shapeString() + ", expected " + Arrays.toString(shape));
