@@ -70,9 +70,10 @@ public final class Verifier {
         }
 
         // 2. Prefill P tokens, then decode the rest one by one (teacher forcing).
-        for (int p : SPLITS) {
-            if (p >= n) continue;
-            if (!full && p != 1 && p != 4 && p != 128 && p != 129 && p != 300) continue;
+        int[] splits = java.util.stream.IntStream.concat(java.util.Arrays.stream(SPLITS), java.util.stream.IntStream.of(n - 1))
+                .filter(p -> p >= 1 && p < n).distinct().sorted().toArray();
+        for (int p : splits) {
+            if (!full && p != 1 && p != 4 && p != 128 && p != 129 && p != 300 && p != n - 1) continue;
             Session s = new Session(model, unbounded);
             float[][] rows = new float[n][];
             System.arraycopy(s.prefill(java.util.Arrays.copyOf(golden.inputIds(), p), true), 0, rows, 0, p);
