@@ -11,8 +11,8 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        description = {"Checks the engine against reference logits: full pass, prefill/decode splits, chunked prefill,",
-                "indexer picks and causality with the configured top-k. Exits 1 when a check fails."})
+        description = "Checks the engine against reference logits: full pass, prefill/decode splits, chunked prefill, "
+                + "indexer picks and causality with the configured top-k. Exits 0 when all pass, 1 when a check fails, 2 on bad input.")
 final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "checkpoint directory (config.json + safetensors)")
     Path model;
@@ -27,7 +27,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Option(names = "--tolerance", defaultValue = "1e-3", description = "max |logit difference| allowed. Default: ${DEFAULT-VALUE}")
     double tolerance;
 
-    @Option(names = "--quick", description = "fewer splits (1, 4, 128, 129, 300)")
+    @Option(names = "--quick", description = "fewer splits (1, 4, 128, 129, 300 and the last token)")
     boolean quick;
 
     @Override
