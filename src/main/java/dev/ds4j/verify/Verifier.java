@@ -7,12 +7,14 @@ import dev.ds4j.session.Session;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.IntStream;
 
 /**
  * Checks an engine against a reference file: a full prefill, prefill/decode splits at the compressor and
@@ -23,6 +25,8 @@ import java.util.TreeSet;
 public final class Verifier {
     /** Split points: compressor boundaries (4, 128), window sizes (8, 16), short prefills, the end. */
     public static final int[] SPLITS = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 127, 128, 129, 255, 256, 300, 383, 384, 399};
+    /** Splits of --quick: the first token, a compressor boundary, the first HCA entry either side, late decode. */
+    public static final int[] QUICK_SPLITS = {1, 4, 128, 129, 300};
     public static final int[] CHUNKS = {7, 64};
 
     public record Result(double maxLogitDiff, int picksMismatched, double selfConsistency, boolean passed) {}
@@ -70,16 +74,9 @@ public final class Verifier {
         }
 
         // 2. Prefill P tokens, then decode the rest one by one (teacher forcing).
-        int[] splits = java.util.stream.IntStream.concat(java.util.Arrays.stream(SPLITS), java.util.stream.IntStream.of(n - 1))
+        int[] splits = IntStream.concat(Arrays.stream(full ? SPLITS : QUICK_SPLITS), IntStream.of(n - 1))
                 .filter(p -> p >= 1 && p < n).distinct().sorted().toArray();
-        for (int p : splits) {
-            if (!full && p != 1 && p != 4 && p != 128 && p != 129 && p != 300 && p != n - 1) continue;
-            Session s = new Session(model, unbounded);
-            float[][] rows = new float[n][];
-            System.arraycopy(s.prefill(java.util.Arrays.copyOf(golden.inputIds(), p), true), 0, rows, 0, p);
-            for (int t = p; t < n; t++) rows[t] = s.decode(golden.inputIds()[t]);
-            check("split prefill P=" + p + " + decode " + (n - p), rows, 0);
-        }
+        for (int p : splits) check("split prefill P=" + p + " + decode " + (n - p), teacherForced(model, unbounded, golden.inputIds(), p), 0);
 
         // 3. Chunked prefill.
         for (int c : CHUNKS) check("chunked prefill chunk=" + c, new Session(model, unbounded.withChunk(c)).prefill(golden.inputIds(), true), 0);
@@ -92,11 +89,7 @@ public final class Verifier {
         double consistency = 0;
         for (int p : full ? new int[]{1, 5, 129, 300} : new int[]{129}) {
             if (p >= n) continue;
-            Session s = new Session(model, configured.withObserver(Observer.NONE));
-            float[][] rows = new float[n][];
-            System.arraycopy(s.prefill(java.util.Arrays.copyOf(golden.inputIds(), p), true), 0, rows, 0, p);
-            for (int t = p; t < n; t++) rows[t] = s.decode(golden.inputIds()[t]);
-            double d = maxDiff(rows, configuredFull);
+            double d = maxAbsDiff(teacherForced(model, configured.withObserver(Observer.NONE), golden.inputIds(), p), configuredFull);
             consistency = Math.max(consistency, d);
             line(String.format("configured top-k causality P=%d vs full pass max_abs_diff=%.3e %s", p, d, d <= consistencyTolerance ? "ok" : "FAIL"));
         }
@@ -126,7 +119,20 @@ public final class Verifier {
         return d;
     }
 
-    private static double maxDiff(float[][] a, float[][] b) {
+    /**
+     * Logits of every position when ids[0..split) are prefilled and the rest decoded one token at a time
+     * (teacher forcing): the way to check that a split reproduces a full pass.
+     */
+    public static float[][] teacherForced(Model model, Session.Options options, int[] ids, int split) {
+        Session s = new Session(model, options);
+        float[][] rows = new float[ids.length][];
+        System.arraycopy(s.prefill(Arrays.copyOf(ids, split), true), 0, rows, 0, split);
+        for (int t = split; t < ids.length; t++) rows[t] = s.decode(ids[t]);
+        return rows;
+    }
+
+    /** Largest |a − b| over all rows; a NaN anywhere counts as infinitely far. */
+    public static double maxAbsDiff(float[][] a, float[][] b) {
         double d = 0;
         for (int t = 0; t < a.length; t++) d = Math.max(d, rowDiff(a[t], b[t]));
         return d;
@@ -213,7 +219,7 @@ public final class Verifier {
         public void indexPicks(int layer, long pos, int[] picks, int k, float[] scores, int visible) {
             List<Query> l = byLayer.computeIfAbsent(layer, x -> new ArrayList<>());
             while (l.size() <= pos) l.add(null);
-            l.set((int) pos, new Query(java.util.Arrays.copyOf(picks, k), java.util.Arrays.copyOf(scores, visible)));
+            l.set((int) pos, new Query(Arrays.copyOf(picks, k), Arrays.copyOf(scores, visible)));
         }
 
         Query get(int layer, int pos) {
