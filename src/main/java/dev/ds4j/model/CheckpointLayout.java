@@ -27,52 +27,60 @@ public final class CheckpointLayout {
     private CheckpointLayout() {}
 
     /** How a tensor is stored: decides dtype and the random distribution. */
-    enum Role { LINEAR_FP8, EXPERT, LINEAR_BF16, EMBED, NORM, HC_FN, HC_BASE, HC_SCALE, SINK, APE, BIAS, TID2EID }
+    enum Role { LINEAR_FP8, EXPERT, LINEAR_BF16, NORM, HC_FN, HC_BASE, HC_SCALE, SINK, APE, BIAS, TID2EID }
 
-    record Spec(String name, Role role, long rows, long cols) {}
+    /**
+     * One tensor with its checkpoint shape. Linear roles name the module ("layers.0.attn.wq_a") and get
+     * ".weight" (and ".scale") appended; their shape is the dequantised [out, in].
+     */
+    record Spec(String name, Role role, long... shape) {
+        int rows() { return shape.length == 2 ? (int) shape[0] : 1; }
+        int cols() { return (int) shape[shape.length - 1]; }
+        int elements() { return rows() * cols(); }
+    }
 
     public enum Fill { RANDOM, ZEROS }
 
     /** The tensors of a checkpoint for {@code c}, in writing order. */
     static List<Spec> specs(ModelConfig c, boolean withMtp) {
         List<Spec> out = new ArrayList<>();
-        int d = c.dim(), hc = c.hcMult(), hd = c.headDim();
-        out.add(new Spec("embed.weight", Role.EMBED, c.vocabSize(), d));
+        int d = c.dim(), hc = c.hcMult();
+        out.add(new Spec("embed", Role.LINEAR_BF16, c.vocabSize(), d));
         for (int i = 0; i < c.nLayers(); i++) block(out, c, "layers." + i + ".", c.compressRatio(i), c.isHashLayer(i));
         if (withMtp) {
             int ratio = c.compressRatios().length > c.nLayers() ? c.compressRatio(c.nLayers()) : 0;
             block(out, c, "mtp.0.", ratio, false);
             out.add(new Spec("mtp.0.e_proj", Role.LINEAR_FP8, d, d));
             out.add(new Spec("mtp.0.h_proj", Role.LINEAR_FP8, d, d));
-            for (String n : new String[]{"enorm", "hnorm", "norm"}) out.add(new Spec("mtp.0." + n + ".weight", Role.NORM, 1, d));
+            for (String n : new String[]{"enorm", "hnorm", "norm"}) out.add(new Spec("mtp.0." + n + ".weight", Role.NORM, d));
             out.add(new Spec("mtp.0.hc_head_fn", Role.HC_FN, hc, (long) hc * d));
-            out.add(new Spec("mtp.0.hc_head_base", Role.HC_BASE, 1, hc));
-            out.add(new Spec("mtp.0.hc_head_scale", Role.HC_SCALE, 1, 1));
+            out.add(new Spec("mtp.0.hc_head_base", Role.HC_BASE, hc));
+            out.add(new Spec("mtp.0.hc_head_scale", Role.HC_SCALE, 1));
         }
-        out.add(new Spec("norm.weight", Role.NORM, 1, d));
-        out.add(new Spec("head.weight", Role.EMBED, c.vocabSize(), d));
+        out.add(new Spec("norm.weight", Role.NORM, d));
+        out.add(new Spec("head", Role.LINEAR_BF16, c.vocabSize(), d));
         out.add(new Spec("hc_head_fn", Role.HC_FN, hc, (long) hc * d));
-        out.add(new Spec("hc_head_base", Role.HC_BASE, 1, hc));
-        out.add(new Spec("hc_head_scale", Role.HC_SCALE, 1, 1));
+        out.add(new Spec("hc_head_base", Role.HC_BASE, hc));
+        out.add(new Spec("hc_head_scale", Role.HC_SCALE, 1));
         return out;
     }
 
     private static void block(List<Spec> out, ModelConfig c, String p, int ratio, boolean hash) {
         int d = c.dim(), hd = c.headDim(), hc = c.hcMult(), mix = c.hcMixDim(), I = c.moeInterDim(), E = c.nRoutedExperts();
-        out.add(new Spec(p + "attn_norm.weight", Role.NORM, 1, d));
-        out.add(new Spec(p + "ffn_norm.weight", Role.NORM, 1, d));
+        out.add(new Spec(p + "attn_norm.weight", Role.NORM, d));
+        out.add(new Spec(p + "ffn_norm.weight", Role.NORM, d));
         for (String site : new String[]{"attn", "ffn"}) {
             out.add(new Spec(p + "hc_" + site + "_fn", Role.HC_FN, mix, (long) hc * d));
-            out.add(new Spec(p + "hc_" + site + "_base", Role.HC_BASE, 1, mix));
-            out.add(new Spec(p + "hc_" + site + "_scale", Role.HC_SCALE, 1, 3));
+            out.add(new Spec(p + "hc_" + site + "_base", Role.HC_BASE, mix));
+            out.add(new Spec(p + "hc_" + site + "_scale", Role.HC_SCALE, 3));
         }
         String a = p + "attn.";
-        out.add(new Spec(a + "attn_sink", Role.SINK, 1, c.nHeads()));
+        out.add(new Spec(a + "attn_sink", Role.SINK, c.nHeads()));
         out.add(new Spec(a + "wq_a", Role.LINEAR_FP8, c.qLoraRank(), d));
-        out.add(new Spec(a + "q_norm.weight", Role.NORM, 1, c.qLoraRank()));
+        out.add(new Spec(a + "q_norm.weight", Role.NORM, c.qLoraRank()));
         out.add(new Spec(a + "wq_b", Role.LINEAR_FP8, (long) c.nHeads() * hd, c.qLoraRank()));
         out.add(new Spec(a + "wkv", Role.LINEAR_FP8, hd, d));
-        out.add(new Spec(a + "kv_norm.weight", Role.NORM, 1, hd));
+        out.add(new Spec(a + "kv_norm.weight", Role.NORM, hd));
         out.add(new Spec(a + "wo_a", Role.LINEAR_FP8, (long) c.oGroups() * c.oLoraRank(), (long) c.nHeads() * hd / c.oGroups()));
         out.add(new Spec(a + "wo_b", Role.LINEAR_FP8, d, (long) c.oGroups() * c.oLoraRank()));
         if (ratio > 0) {
@@ -80,7 +88,7 @@ public final class CheckpointLayout {
             out.add(new Spec(a + "compressor.wkv", Role.LINEAR_BF16, w, d));
             out.add(new Spec(a + "compressor.wgate", Role.LINEAR_BF16, w, d));
             out.add(new Spec(a + "compressor.ape", Role.APE, ratio, w));
-            out.add(new Spec(a + "compressor.norm.weight", Role.NORM, 1, hd));
+            out.add(new Spec(a + "compressor.norm.weight", Role.NORM, hd));
         }
         if (ratio == 4) {
             int id = c.indexHeadDim();
@@ -89,12 +97,12 @@ public final class CheckpointLayout {
             out.add(new Spec(a + "indexer.compressor.wkv", Role.LINEAR_BF16, 2L * id, d));
             out.add(new Spec(a + "indexer.compressor.wgate", Role.LINEAR_BF16, 2L * id, d));
             out.add(new Spec(a + "indexer.compressor.ape", Role.APE, ratio, 2L * id));
-            out.add(new Spec(a + "indexer.compressor.norm.weight", Role.NORM, 1, id));
+            out.add(new Spec(a + "indexer.compressor.norm.weight", Role.NORM, id));
         }
         String f = p + "ffn.";
         out.add(new Spec(f + "gate", Role.LINEAR_BF16, E, d));
         if (hash) out.add(new Spec(f + "gate.tid2eid", Role.TID2EID, c.vocabSize(), c.nActivatedExperts()));
-        else out.add(new Spec(f + "gate.bias", Role.BIAS, 1, E));
+        else out.add(new Spec(f + "gate.bias", Role.BIAS, E));
         for (int e = 0; e < E; e++) {
             out.add(new Spec(f + "experts." + e + ".w1", Role.EXPERT, I, d));
             out.add(new Spec(f + "experts." + e + ".w2", Role.EXPERT, d, I));
@@ -137,36 +145,37 @@ public final class CheckpointLayout {
 
     private static void emit(List<SafetensorsWriter.Entry> out, Spec s, ModelConfig c, Fill fill, SplittableRandom rnd, double std) {
         boolean zeros = fill == Fill.ZEROS;
-        int rows = (int) s.rows(), cols = (int) s.cols();
-        long[] vecShape = s.name().endsWith("ape") || s.role() == Role.HC_FN || s.role() == Role.TID2EID ? new long[]{rows, cols} : new long[]{cols};
+        int rows = s.rows(), cols = s.cols();
         switch (s.role()) {
             case LINEAR_FP8 -> linear(out, s.name(), rows, cols, c.fp8Weights() ? DType.F8_E4M3 : DType.BF16, zeros, rnd, std);
             case EXPERT -> {
                 DType dt = !c.fp8Weights() ? DType.BF16 : c.expertDtype().equals("fp4") ? DType.I8 : DType.F8_E4M3;
                 linear(out, s.name(), rows, cols, dt, zeros, rnd, std);
             }
-            case LINEAR_BF16 -> out.add(new SafetensorsWriter.Entry(s.name() + ".weight", DType.BF16, new long[]{rows, cols}, zeros ? null : bf16(normal(rnd, (long) rows * cols, 0, std))));
-            case EMBED -> out.add(new SafetensorsWriter.Entry(s.name(), DType.BF16, new long[]{rows, cols}, zeros ? null : bf16(normal(rnd, (long) rows * cols, 0, std))));
+            case LINEAR_BF16 -> linear(out, s.name(), rows, cols, DType.BF16, zeros, rnd, std);
             case NORM -> {
-                float[] v = normal(rnd, cols, 0, 0.2);
-                for (int i = 0; i < v.length; i++) v[i] += 1f;
-                out.add(new SafetensorsWriter.Entry(s.name(), DType.BF16, vecShape, zeros ? null : bf16(v)));
+                float[] v = null;
+                if (!zeros) {
+                    v = normal(rnd, cols, 0, 0.2);
+                    for (int i = 0; i < v.length; i++) v[i] += 1f;
+                }
+                out.add(new SafetensorsWriter.Entry(s.name(), DType.BF16, s.shape(), zeros ? null : bf16(v)));
             }
-            case HC_FN -> out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, vecShape, zeros ? null : f32(normal(rnd, (long) rows * cols, 0, std))));
-            case HC_BASE, SINK, APE -> out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, vecShape, zeros ? null : f32(normal(rnd, (long) rows * cols, 0, 0.5))));
+            case HC_FN -> out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, s.shape(), zeros ? null : f32(normal(rnd, s.elements(), 0, std))));
+            case HC_BASE, SINK, APE -> out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, s.shape(), zeros ? null : f32(normal(rnd, s.elements(), 0, 0.5))));
             case HC_SCALE -> {
                 float[] v = new float[cols];
                 for (int i = 0; i < cols; i++) v[i] = zeros ? 1f : (float) (1 + rnd.nextDouble());
-                out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, vecShape, f32(v)));
+                out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, s.shape(), f32(v)));
             }
-            case BIAS -> out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, vecShape, zeros ? null : f32(normal(rnd, cols, 0, 0.1))));
+            case BIAS -> out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, s.shape(), zeros ? null : f32(normal(rnd, cols, 0, 0.1))));
             case TID2EID -> {
                 ByteBuffer b = ByteBuffer.allocate(8 * rows * cols).order(ByteOrder.LITTLE_ENDIAN);
                 for (int r = 0; r < rows; r++) {
                     int[] perm = rnd.ints(0, c.nRoutedExperts()).distinct().limit(cols).toArray();
                     for (int id : perm) b.putLong(id);
                 }
-                out.add(new SafetensorsWriter.Entry(s.name(), DType.I64, vecShape, b.array()));
+                out.add(new SafetensorsWriter.Entry(s.name(), DType.I64, s.shape(), b.array()));
             }
         }
     }
