@@ -91,7 +91,7 @@ public final class Attention {
             float[] scores = s.indexScores(visible);
             picks = s.picks(Math.max(k, 1));
             if (visible > 0) {
-                indexer.score(qr, 0, x, 0, pos, cache.indexKeys, visible, scores, num, s);
+                indexer.score(qr, 0, x, 0, s.cos, s.sin, cache.indexKeys, visible, scores, num, s);
                 Indexer.topK(scores, visible, k, picks);
             }
             nPicked = k;

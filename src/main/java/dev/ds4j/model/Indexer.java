@@ -30,14 +30,13 @@ public final class Indexer {
 
     /**
      * Scores the first {@code visible} entries of {@code keys} for one query and writes them to
-     * {@code scores[0..visible)}. qr is the query's low-rank latent (q_norm output), x the attn_norm output.
+     * {@code scores[0..visible)}. qr is the query's low-rank latent (q_norm output), x the attn_norm output;
+     * cos/sin are the query position's angles in this layer's table (the attention has them already).
      */
-    public void score(float[] qr, int qrOff, float[] x, int xOff, long pos, CompressedCache keys, int visible,
+    public void score(float[] qr, int qrOff, float[] x, int xOff, float[] cos, float[] sin, CompressedCache keys, int visible,
                       float[] scores, Numerics num, Scratch s) {
         float[] q = s.indexQ, w = s.indexW;
         num.linear(wqB, qr, qrOff, q, s.lin);
-        float[] cos = s.cos, sin = s.sin;
-        rope.angles(pos, cos, sin);
         for (int h = 0; h < heads; h++) {
             rope.apply(q, h * headDim, headDim, cos, sin, false, num);
             if (num.official()) {
