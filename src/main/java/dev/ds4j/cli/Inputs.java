@@ -1,0 +1,49 @@
+package dev.ds4j.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/** Reading the CLI's input files: exact bytes, strict UTF-8, errors that name the file. */
+final class Inputs {
+    private Inputs() {}
+
+    /** The file's text exactly (no trimming); "-" reads standard input. Invalid UTF-8 is an error, not U+FFFD. */
+    static String readUtf8(String file) {
+        byte[] bytes;
+        try {
+            if (file.equals("-")) {
+                try (InputStream in = System.in) { bytes = in.readAllBytes(); }
+            } else {
+                bytes = Files.readAllBytes(Path.of(file));
+            }
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException(file + ": no such file");
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage());
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException(file + ": not valid UTF-8 (" + e.getMessage() + ")");
+        }
+    }
+
+    /**
+     * The tokenizer to use: --tokenizer, else the model directory's tokenizer.json, else the
+     * DeepSeek-V4 tokenizer in ../shared/data/deepseek-v4 beside the ds4j checkout.
+     */
+    static Path tokenizerPath(Path explicit, Path modelDir) {
+        if (explicit != null) return explicit;
+        if (modelDir != null) return modelDir.resolve("tokenizer.json");
+        String home = System.getProperty("ds4j.home", ".");
+        return Path.of(home).resolve("../shared/data/deepseek-v4/tokenizer.json").normalize();
+    }
+}
