@@ -126,6 +126,12 @@ public final class PyJson {
         if (x == 0) return (1 / x < 0) ? "-0.0" : "0.0";
         String sign = x < 0 ? "-" : "";
         BigDecimal bd = new BigDecimal(Double.toString(Math.abs(x))).stripTrailingZeros();
+        if (bd.precision() == 2) {
+            // Java never prints fewer than two digits (Double.MIN_VALUE is "4.9E-324"); Python prints
+            // one when a one-digit decimal round-trips ("5e-324").
+            BigDecimal one = bd.round(new java.math.MathContext(1, java.math.RoundingMode.HALF_EVEN));
+            if (one.doubleValue() == Math.abs(x)) bd = one.stripTrailingZeros();
+        }
         String digits = bd.unscaledValue().toString();
         int exp = digits.length() - 1 - bd.scale(); // decimal exponent of the first digit
         StringBuilder sb = new StringBuilder(sign);
