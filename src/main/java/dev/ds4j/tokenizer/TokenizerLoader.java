@@ -31,7 +31,7 @@ final class TokenizerLoader {
 
     static Tokenizer load(Path file) throws IOException {
         TokenizerLoader l = new TokenizerLoader(file);
-        try (JsonParser p = JSON.createParser(file.toFile())) {
+        try (JsonParser p = JSON.createParser(java.nio.file.Files.newInputStream(file))) {
             l.read(p);
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage()
@@ -116,11 +116,23 @@ final class TokenizerLoader {
             if (e.getValue() < 0) throw error("model.vocab." + quote(e.getKey()), "negative id " + e.getValue());
             size = Math.max(size, e.getValue() + 1);
         }
+        int[] byteIds = new int[256];
+        for (int b = 0; b < 256; b++) {
+            Integer id = vocab.get(String.valueOf(ByteLevel.BYTE_TO_CHAR[b]));
+            if (id == null)
+                throw error("model.vocab", String.format("no token for byte 0x%02X (spelled %s); byte-level BPE needs all 256",
+                        b, quote(String.valueOf(ByteLevel.BYTE_TO_CHAR[b]))));
+            byteIds[b] = id;
+        }
+
         boolean[] vocabIds = new boolean[size];
         for (int id : vocab.values()) vocabIds[id] = true;
         // Added tokens: validated before sizing the id space, since they extend it.
         Map<String, Integer> raw = new LinkedHashMap<>(), normalized = new LinkedHashMap<>();
         Map<Integer, String> addedById = new HashMap<>();
+        // HF ignores the ids written for added tokens outside the vocabulary and numbers them itself, in file
+        // order, from the vocabulary size on; a file whose ids differ would encode differently there.
+        int maxAdded = -1;
         if (addedTokens != null && !addedTokens.isNull()) {
             if (!addedTokens.isArray()) throw error("added_tokens", "expected an array");
             for (int i = 0; i < addedTokens.size(); i++) {
@@ -140,6 +152,13 @@ final class TokenizerLoader {
                     throw error(path, quote(c) + " has id " + tokenId + " but model.vocab gives it id " + inVocab);
                 if (inVocab == null && tokenId < vocabIds.length && vocabIds[tokenId])
                     throw error(path + ".id", "id " + tokenId + " of " + quote(c) + " is already a different model.vocab token");
+                if (inVocab == null) {
+                    int hfId = maxAdded < 0 || maxAdded < vocab.size() ? vocab.size() : maxAdded + 1;
+                    if (tokenId != hfId)
+                        throw error(path + ".id", "is " + tokenId + " but HF tokenizers would give " + quote(c) + " id " + hfId
+                                + " (added tokens outside model.vocab are numbered in file order after it)");
+                }
+                maxAdded = Math.max(maxAdded, tokenId);
                 String previous = addedById.put(tokenId, c);
                 if (previous != null && !previous.equals(c))
                     throw error(path + ".id", "id " + tokenId + " is used by both " + quote(previous) + " and " + quote(c));
@@ -156,15 +175,6 @@ final class TokenizerLoader {
             contents[e.getValue()] = e.getKey();
         }
         addedById.forEach((id, c) -> contents[id] = c);
-
-        int[] byteIds = new int[256];
-        for (int b = 0; b < 256; b++) {
-            Integer id = vocab.get(String.valueOf(ByteLevel.BYTE_TO_CHAR[b]));
-            if (id == null)
-                throw error("model.vocab", String.format("no token for byte 0x%02X (spelled %s); byte-level BPE needs all 256",
-                        b, quote(String.valueOf(ByteLevel.BYTE_TO_CHAR[b]))));
-            byteIds[b] = id;
-        }
 
         int n = merges.size();
         int[] lefts = new int[n], rights = new int[n], mergedIds = new int[n];
