@@ -173,6 +173,8 @@ public final class Tokenizer {
         return dst;
     }
 
+    Bpe bpe() { return bpe; }
+
     int tokenByteLength(int id) { return tokenOffsets[id + 1] - tokenOffsets[id]; }
 
     private void checkId(int id) {
