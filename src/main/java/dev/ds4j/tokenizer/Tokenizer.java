@@ -54,12 +54,18 @@ public final class Tokenizer {
         all.putAll(normalizedAdded);
         this.addedIds = Map.copyOf(all);
         tokenOffsets = new int[contents.length + 1];
-        var data = new java.io.ByteArrayOutputStream(contents.length * 8);
+        byte[] data = new byte[contents.length * 8];
+        int size = 0;
         for (int id = 0; id < contents.length; id++) {
-            if (contents[id] != null) data.writeBytes(ByteLevel.tokenBytes(contents[id]));
-            tokenOffsets[id + 1] = data.size();
+            if (contents[id] != null) {
+                byte[] b = ByteLevel.tokenBytes(contents[id]);
+                if (size + b.length > data.length) data = java.util.Arrays.copyOf(data, Math.max(data.length * 2, size + b.length));
+                System.arraycopy(b, 0, data, size, b.length);
+                size += b.length;
+            }
+            tokenOffsets[id + 1] = size;
         }
-        tokenData = data.toByteArray();
+        tokenData = java.util.Arrays.copyOf(data, size);
     }
 
     /**

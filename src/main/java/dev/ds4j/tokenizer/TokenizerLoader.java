@@ -1,5 +1,6 @@
 package dev.ds4j.tokenizer;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -8,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,10 +20,15 @@ import java.util.Map;
  * objects are read as trees so that every refusal can name its JSON path.
  */
 final class TokenizerLoader {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    // The 128,000 vocabulary entries are field names; interning them in Jackson's symbol table made parsing
+    // six times slower and gains nothing, since each occurs once.
+    private static final ObjectMapper JSON = new ObjectMapper(
+            JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build());
 
     private final Path file;
     private Map<String, Integer> vocab;
+    private String[] vocabById;
+    private int vocabSize;
     private List<String[]> merges;
     private JsonNode modelConfig; // the model's fields other than vocab and merges
     private JsonNode addedTokens, preTokenizer, normalizer, decoder;
@@ -31,7 +38,7 @@ final class TokenizerLoader {
 
     static Tokenizer load(Path file) throws IOException {
         TokenizerLoader l = new TokenizerLoader(file);
-        try (JsonParser p = JSON.createParser(java.nio.file.Files.newInputStream(file))) {
+        try (JsonParser p = JSON.createParser(java.nio.file.Files.readAllBytes(file))) {
             l.read(p);
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage()
@@ -70,11 +77,19 @@ final class TokenizerLoader {
             if (name.equals("vocab")) {
                 if (t != JsonToken.START_OBJECT) throw error("model.vocab", "expected an object of token -> id");
                 vocab = new HashMap<>(1 << 18);
+                vocabById = new String[1 << 17];
                 while (p.nextToken() == JsonToken.FIELD_NAME) {
                     String token = p.currentName();
                     if (p.nextToken() != JsonToken.VALUE_NUMBER_INT)
                         throw error("model.vocab." + quote(token), "expected an integer id");
-                    vocab.put(token, p.getIntValue());
+                    int id = p.getIntValue();
+                    if (id < 0) throw error("model.vocab." + quote(token), "negative id " + id);
+                    if (id >= vocabById.length) vocabById = Arrays.copyOf(vocabById, Math.max(id + 1, vocabById.length * 2));
+                    if (vocabById[id] != null)
+                        throw error("model.vocab." + quote(token), "id " + id + " is also used by " + quote(vocabById[id]));
+                    if (vocab.put(token, id) != null) throw error("model.vocab." + quote(token), "listed twice");
+                    vocabById[id] = token;
+                    vocabSize = Math.max(vocabSize, id + 1);
                 }
             } else if (name.equals("merges")) {
                 if (t != JsonToken.START_ARRAY) throw error("model.merges", "expected an array");
@@ -83,9 +98,10 @@ final class TokenizerLoader {
                     String path = "model.merges[" + merges.size() + "]";
                     if (t == JsonToken.VALUE_STRING) {
                         String line = p.getText();
-                        String[] parts = line.split(" ", -1);
-                        if (parts.length != 2) throw error(path, quote(line) + " is not two symbols separated by one space");
-                        merges.add(parts);
+                        int space = line.indexOf(' ');
+                        if (space < 0 || line.indexOf(' ', space + 1) >= 0)
+                            throw error(path, quote(line) + " is not two symbols separated by one space");
+                        merges.add(new String[] {line.substring(0, space), line.substring(space + 1)});
                     } else if (t == JsonToken.START_ARRAY) {
                         JsonNode pair = JSON.readTree(p);
                         if (pair.size() != 2 || !pair.get(0).isTextual() || !pair.get(1).isTextual())
@@ -111,11 +127,7 @@ final class TokenizerLoader {
         checkPreTokenizer();
         checkDecoder();
 
-        int size = 0;
-        for (var e : vocab.entrySet()) {
-            if (e.getValue() < 0) throw error("model.vocab." + quote(e.getKey()), "negative id " + e.getValue());
-            size = Math.max(size, e.getValue() + 1);
-        }
+        int size = vocabSize;
         int[] byteIds = new int[256];
         for (int b = 0; b < 256; b++) {
             Integer id = vocab.get(String.valueOf(ByteLevel.BYTE_TO_CHAR[b]));
@@ -125,8 +137,6 @@ final class TokenizerLoader {
             byteIds[b] = id;
         }
 
-        boolean[] vocabIds = new boolean[size];
-        for (int id : vocab.values()) vocabIds[id] = true;
         // Added tokens: validated before sizing the id space, since they extend it.
         Map<String, Integer> raw = new LinkedHashMap<>(), normalized = new LinkedHashMap<>();
         Map<Integer, String> addedById = new HashMap<>();
@@ -150,7 +160,7 @@ final class TokenizerLoader {
                 Integer inVocab = vocab.get(c);
                 if (inVocab != null && inVocab != tokenId)
                     throw error(path, quote(c) + " has id " + tokenId + " but model.vocab gives it id " + inVocab);
-                if (inVocab == null && tokenId < vocabIds.length && vocabIds[tokenId])
+                if (inVocab == null && tokenId < vocabSize && vocabById[tokenId] != null)
                     throw error(path + ".id", "id " + tokenId + " of " + quote(c) + " is already a different model.vocab token");
                 if (inVocab == null) {
                     int hfId = maxAdded < 0 || maxAdded < vocab.size() ? vocab.size() : maxAdded + 1;
@@ -168,12 +178,7 @@ final class TokenizerLoader {
             }
         }
 
-        String[] contents = new String[size];
-        for (var e : vocab.entrySet()) {
-            if (contents[e.getValue()] != null)
-                throw error("model.vocab." + quote(e.getKey()), "id " + e.getValue() + " is also used by " + quote(contents[e.getValue()]));
-            contents[e.getValue()] = e.getKey();
-        }
+        String[] contents = Arrays.copyOf(vocabById, size);
         addedById.forEach((id, c) -> contents[id] = c);
 
         int n = merges.size();

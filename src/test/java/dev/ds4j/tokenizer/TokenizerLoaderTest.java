@@ -63,6 +63,25 @@ class TokenizerLoaderTest {
         java.util.Arrays.fill(expected, 0, 100, aa);
         expected[100] = 'a';
         assertThat(tok.encodeText("a".repeat(201))).containsExactly(expected);
+        // And on the bucket path, which only pieces of Bpe.BUCKET_PIECE bytes or more take.
+        assertThat(tok.encodeText("a".repeat(10_001))).startsWith(aa, aa).endsWith(aa, 'a').hasSize(5001);
+    }
+
+    /**
+     * A merge listed before the merge that creates one of its symbols: "ab c" can only apply after "a b",
+     * although its rank is lower. Processing ranks in increasing order would miss it; such a list must take
+     * the heap, which re-examines every new pair.
+     */
+    @Test
+    void mergeListedBeforeItsSymbolIsCreated() throws Exception {
+        TinyTokenizerJson j = new TinyTokenizerJson();
+        var vocab = (ObjectNode) j.model().get("vocab");
+        vocab.put("ab", 256);
+        vocab.put("abc", 257);
+        j.model().putArray("merges").add("ab c").add("a b");
+        Tokenizer tok = Tokenizer.load(j.write(dir));
+        assertThat(tok.encodeText("abc")).containsExactly(257);
+        assertThat(tok.encodeText("abc".repeat(3000))).containsOnly(257).hasSize(3000);
     }
 
     @Test
