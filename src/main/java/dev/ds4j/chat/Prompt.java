@@ -37,6 +37,14 @@ public final class Prompt {
     /** Pieces in order: {@link String} for plain text, {@link ControlToken} for control tokens. */
     public List<Object> pieces() { return pieces; }
 
+    /** Token ids with the DeepSeek tokenizer: plain-text runs as plain text, control tokens by their ids. */
+    public int[] tokenIds(dev.ds4j.tokenizer.Tokenizer tokenizer) {
+        return tokenIds(new Encoder() {
+            @Override public int[] encodeText(String text) { return tokenizer.encodeText(text); }
+            @Override public int controlId(ControlToken token) { return tokenizer.requireAddedTokenId(token.literal); }
+        });
+    }
+
     public int[] tokenIds(Encoder encoder) {
         IntList out = new IntList();
         StringBuilder run = new StringBuilder();

@@ -41,6 +41,23 @@ class ChatCommandsTest {
     }
 
     @Test
+    void renderIdsPrintsTheGoldenTokenIds() throws Exception {
+        int n = 0;
+        for (JsonNode c : golden()) {
+            if (!c.has("expected_token_ids")) continue;
+            Path f = dir.resolve(c.get("name").asText() + ".json");
+            Files.writeString(f, PyJson.MAPPER.writeValueAsString(c));
+            CliRunner.Result r = CliRunner.run("render", f.toString(), "--ids");
+            assertThat(r.exit()).as(r.err()).isZero();
+            assertThat(PyJson.loads(r.out())).isEqualTo(c.get("expected_token_ids"));
+            n++;
+        }
+        assertThat(n).isEqualTo(3);
+        CliRunner.Result r = CliRunner.run("render", dir.resolve("plain_chat_nonthink.json").toString(), "--ids", "--tokenizer", dir.resolve("nope.json").toString());
+        assertOneLineError(r, "nope.json: no tokenizer.json there");
+    }
+
+    @Test
     void parsePrintsTheGoldenMessageOrAnError() throws Exception {
         int n = 0;
         for (JsonNode c : golden()) {
