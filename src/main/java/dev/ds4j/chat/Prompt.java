@@ -46,18 +46,23 @@ public final class Prompt {
     }
 
     public int[] tokenIds(Encoder encoder) {
-        IntList out = new IntList();
+        List<int[]> parts = new ArrayList<>();
         StringBuilder run = new StringBuilder();
         for (Object p : pieces) {
             if (p instanceof ControlToken c) {
-                if (!run.isEmpty()) { out.addAll(encoder.encodeText(run.toString())); run.setLength(0); }
-                out.add(encoder.controlId(c));
+                if (!run.isEmpty()) { parts.add(encoder.encodeText(run.toString())); run.setLength(0); }
+                parts.add(new int[]{encoder.controlId(c)});
             } else {
                 run.append((String) p);
             }
         }
-        if (!run.isEmpty()) out.addAll(encoder.encodeText(run.toString()));
-        return out.toArray();
+        if (!run.isEmpty()) parts.add(encoder.encodeText(run.toString()));
+        int n = 0;
+        for (int[] part : parts) n += part.length;
+        int[] ids = new int[n];
+        int at = 0;
+        for (int[] part : parts) { System.arraycopy(part, 0, ids, at, part.length); at += part.length; }
+        return ids;
     }
 
     static final class Builder {
@@ -101,24 +106,5 @@ public final class Prompt {
         }
 
         Prompt build() { return new Prompt(new ArrayList<>(pieces)); }
-    }
-
-    /** A growable int array, so tokenising a long prompt does not box every id. */
-    static final class IntList {
-        private int[] a = new int[256];
-        private int n;
-
-        void add(int v) {
-            if (n == a.length) a = java.util.Arrays.copyOf(a, n * 2);
-            a[n++] = v;
-        }
-
-        void addAll(int[] vs) {
-            if (n + vs.length > a.length) a = java.util.Arrays.copyOf(a, Math.max(a.length * 2, n + vs.length));
-            System.arraycopy(vs, 0, a, n, vs.length);
-            n += vs.length;
-        }
-
-        int[] toArray() { return java.util.Arrays.copyOf(a, n); }
     }
 }
