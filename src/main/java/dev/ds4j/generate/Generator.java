@@ -42,6 +42,12 @@ public final class Generator {
      * @param onText receives text as soon as it is certain (complete characters, no partial stop string)
      */
     public Result generate(Session session, int[] prompt, SamplingParams params, int[] forced, Consumer<String> onText) {
+        return generate(session, prompt, params, forced, onText, null);
+    }
+
+    /** As above; {@code cancelled} is polled before every step and ends generation with a {@link java.util.concurrent.CancellationException}. */
+    public Result generate(Session session, int[] prompt, SamplingParams params, int[] forced, Consumer<String> onText,
+                           java.util.function.BooleanSupplier cancelled) {
         long maxPos = session.model().config().maxPositions();
         if (session.position() + prompt.length + params.maxTokens() > maxPos)
             throw new IllegalArgumentException("context: " + session.position() + " cached + " + prompt.length + " prompt + "
@@ -64,6 +70,7 @@ public final class Generator {
         Finish finish = Finish.LENGTH;
         boolean hitEos = false;
         while (n < params.maxTokens()) {
+            if (cancelled != null && cancelled.getAsBoolean()) throw new java.util.concurrent.CancellationException("generation cancelled");
             int token;
             if (forced != null && n < forced.length) {
                 token = forced[n];

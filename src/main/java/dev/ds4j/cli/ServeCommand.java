@@ -1,0 +1,58 @@
+package dev.ds4j.cli;
+
+import dev.ds4j.generate.Engine;
+import dev.ds4j.model.CheckpointLayout;
+import dev.ds4j.model.Model;
+import dev.ds4j.model.Presets;
+import dev.ds4j.server.OpenAiServer;
+import dev.ds4j.session.Session;
+import dev.ds4j.tokenizer.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Serves a model over an OpenAI-compatible HTTP API: POST /v1/chat/completions, /v1/completions; "
+                + "GET /v1/models, /health, /metrics.",
+                "Without --model it serves the random-weight tiny preset (created on first use under models/tiny): its output is noise."})
+final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR", description = "checkpoint directory with tokenizer.json (default: the tiny preset)")
+    Path model;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1") String host;
+    @Option(names = "--port", defaultValue = "8080") int port;
+    @Option(names = "--api-key", description = "require this key (Authorization: Bearer KEY); default: no key") String apiKey;
+    @Option(names = "--served-model-name", description = "model id clients must send (default: the directory name)") String name;
+    @Option(names = "--workers", description = "sequences generated at once (default: number of cores)") Integer workers;
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = model;
+        if (dir == null) {
+            dir = Path.of(System.getProperty("ds4j.home", ".")).resolve("models/tiny");
+            if (!Files.isRegularFile(dir.resolve("config.json"))) {
+                System.err.println("no --model: creating the random-weight tiny preset in " + dir + " (output is noise; real weights: deepseek-ai/DeepSeek-V4-Flash)");
+                Path tok = Inputs.tokenizerPath(null, null).getParent();
+                CheckpointLayout.write(dir, Presets.tiny(), CheckpointLayout.Fill.RANDOM, 1, 0.05, true, 1);
+                for (String f : new String[]{"tokenizer.json", "tokenizer_config.json"})
+                    Files.copy(tok.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        Tokenizer tok = TokenizerSupport.load(dir.resolve("tokenizer.json"));
+        Model m = Model.load(dir);
+        int n = workers != null ? workers : Runtime.getRuntime().availableProcessors();
+        if (n < 1) throw new IllegalArgumentException("--workers: must be at least 1");
+        String id = name != null ? name : dir.toAbsolutePath().normalize().getFileName().toString();
+        Engine engine = new Engine(m, tok, Session.Options.defaults(), n);
+        OpenAiServer server = new OpenAiServer(engine, id, apiKey).start(host, port);
+        System.err.printf("serving '%s' on http://%s:%d/v1 (%d workers%s)%n", id, host, server.port(), n, apiKey == null ? ", no API key" : "");
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> { server.close(); engine.close(); m.close(); stop.countDown(); }));
+        stop.await();
+        return 0;
+    }
+}

@@ -1,0 +1,93 @@
+package dev.ds4j.server;
+
+import dev.ds4j.chat.ChatFormatException;
+import dev.ds4j.chat.CompletionParser;
+import dev.ds4j.chat.ControlToken;
+import dev.ds4j.chat.RenderOptions;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * One assistant turn as it streams: generated text goes through the DSML parser and comes out as
+ * reasoning, content and tool-call deltas in OpenAI's shape. If the model writes malformed DSML, the
+ * rest of its text is passed on as content (what vLLM does) rather than dropped, and the turn says so.
+ */
+final class ChatTurn {
+    /** A delta for the client; exactly one of the fields is set. */
+    record Delta(String reasoning, String content, ToolStart toolStart, ToolArgs toolArgs) {}
+
+    record ToolStart(int index, String id, String name) {}
+
+    record ToolArgs(int index, String fragment) {}
+
+    private final CompletionParser parser;
+    private final StringBuilder reasoning = new StringBuilder(), content = new StringBuilder();
+    final List<String[]> calls = new ArrayList<>(); // {id, name, arguments}
+    private final Map<Integer, StringBuilder> args = new HashMap<>();
+    private String parseError;
+
+    ChatTurn(RenderOptions.ThinkingMode mode) { parser = new CompletionParser(mode); }
+
+    List<Delta> feed(String text) {
+        List<Delta> out = new ArrayList<>();
+        if (parseError != null) {
+            content.append(text);
+            out.add(new Delta(null, text, null, null));
+            return out;
+        }
+        try {
+            for (CompletionParser.Delta d : parser.feed(text)) out.add(convert(d));
+        } catch (ChatFormatException e) {
+            parseError = e.getMessage();
+        }
+        return out;
+    }
+
+    /** Ends the turn: the EOS goes to the parser when the model produced one. */
+    List<Delta> finish(boolean eos) {
+        List<Delta> out = eos ? feed(ControlToken.EOS.literal) : new ArrayList<>();
+        if (eos && parseError == null) {
+            try {
+                parser.finish();
+            } catch (ChatFormatException e) {
+                parseError = e.getMessage();
+            }
+        }
+        return out;
+    }
+
+    private Delta convert(CompletionParser.Delta d) {
+        return switch (d) {
+            case CompletionParser.ReasoningDelta r -> { reasoning.append(r.text()); yield new Delta(r.text(), null, null, null); }
+            case CompletionParser.ContentDelta c -> { content.append(c.text()); yield new Delta(null, c.text(), null, null); }
+            case CompletionParser.ToolCallStart s -> {
+                String id = "call_" + hex24();
+                calls.add(new String[]{id, s.name(), ""});
+                args.put(s.index(), new StringBuilder());
+                yield new Delta(null, null, new ToolStart(s.index(), id, s.name()), null);
+            }
+            case CompletionParser.ToolCallArguments a -> {
+                args.get(a.index()).append(a.fragment());
+                calls.get(a.index())[2] = args.get(a.index()).toString();
+                yield new Delta(null, null, null, new ToolArgs(a.index(), a.fragment()));
+            }
+        };
+    }
+
+    String reasoning() { return reasoning.toString(); }
+
+    String content() { return content.toString(); }
+
+    String parseError() { return parseError; }
+
+    private static String hex24() {
+        StringBuilder sb = new StringBuilder();
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        for (int i = 0; i < 24; i++) sb.append(Character.forDigit(r.nextInt(16), 16));
+        return sb.toString();
+    }
+}

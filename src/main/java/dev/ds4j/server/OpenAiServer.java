@@ -1,0 +1,323 @@
+package dev.ds4j.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ds4j.chat.ChatFormatException;
+import dev.ds4j.chat.Message;
+import dev.ds4j.chat.MessageReader;
+import dev.ds4j.chat.Prompt;
+import dev.ds4j.chat.PromptRenderer;
+import dev.ds4j.chat.PyJson;
+import dev.ds4j.chat.RenderOptions;
+import dev.ds4j.generate.Engine;
+import dev.ds4j.generate.Generator;
+import dev.ds4j.generate.SamplingParams;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The OpenAI-compatible HTTP face of an {@link Engine}: chat completions (streamed or not, with tools and
+ * reasoning), text completions, models, health and Prometheus metrics. It sees requests, prompts and
+ * text, never a tensor. Every bad request gets a 4xx in OpenAI's error shape and the server keeps serving.
+ */
+public final class OpenAiServer implements AutoCloseable {
+    private final Engine engine;
+    private final String modelId;
+    private final String apiKey;
+    private final Javalin app;
+
+    public OpenAiServer(Engine engine, String modelId, String apiKey) {
+        this.engine = engine;
+        this.modelId = modelId;
+        this.apiKey = apiKey == null || apiKey.isEmpty() ? null : apiKey;
+        this.app = Javalin.create(cfg -> {
+            cfg.showJavalinBanner = false;
+            cfg.http.maxRequestSize = 64L << 20;
+            cfg.useVirtualThreads = true;
+        });
+        app.before("/v1/*", this::authorize);
+        app.post("/v1/chat/completions", this::chatCompletions);
+        app.post("/v1/completions", this::completions);
+        app.get("/v1/models", ctx -> ctx.json(models()));
+        app.get("/health", ctx -> ctx.contentType("application/json").result("{\"status\":\"ok\"}"));
+        app.get("/metrics", this::metrics);
+        app.exception(ApiException.class, (e, ctx) -> error(ctx, e));
+        app.exception(ChatFormatException.class, (e, ctx) -> error(ctx, ApiException.badRequest(paramOf(e.getMessage()), e.getMessage())));
+        app.exception(Exception.class, (e, ctx) -> {
+            e.printStackTrace();
+            error(ctx, new ApiException(500, "server_error", null, null, "internal error: " + e));
+        });
+        app.error(404, ctx -> {
+            String ct = ctx.res().getContentType();
+            if (ct == null || !ct.startsWith("application/json")) error(ctx, new ApiException(404, "invalid_request_error", null, "not_found", "no route " + ctx.method() + " " + ctx.path()));
+        });
+        app.error(405, ctx -> error(ctx, new ApiException(405, "invalid_request_error", null, null, "method " + ctx.method() + " not allowed on " + ctx.path())));
+    }
+
+    public OpenAiServer start(String host, int port) {
+        app.start(host, port);
+        return this;
+    }
+
+    public int port() { return app.port(); }
+
+    @Override
+    public void close() { app.stop(); }
+
+    private void authorize(Context ctx) {
+        if (apiKey == null) return;
+        String h = ctx.header("Authorization");
+        String xk = ctx.header("x-api-key");
+        if (!(("Bearer " + apiKey).equals(h) || apiKey.equals(xk)))
+            throw new ApiException(401, "invalid_request_error", null, "invalid_api_key", "missing or wrong API key (send Authorization: Bearer KEY)");
+    }
+
+    private ObjectNode models() {
+        ObjectNode o = PyJson.MAPPER.createObjectNode().put("object", "list");
+        o.putArray("data").addObject().put("id", modelId).put("object", "model").put("created", 0).put("owned_by", "ds4j");
+        return o;
+    }
+
+    private void metrics(Context ctx) {
+        Engine.Stats s = engine.stats();
+        ctx.contentType("text/plain; version=0.0.4").result(
+                "# TYPE ds4j_requests_total counter\nds4j_requests_total " + s.requests() + "\n"
+                        + "# TYPE ds4j_requests_active gauge\nds4j_requests_active " + s.active() + "\n"
+                        + "# TYPE ds4j_requests_queued gauge\nds4j_requests_queued " + s.queued() + "\n"
+                        + "# TYPE ds4j_requests_cancelled_total counter\nds4j_requests_cancelled_total " + s.cancelled() + "\n"
+                        + "# TYPE ds4j_requests_failed_total counter\nds4j_requests_failed_total " + s.failed() + "\n"
+                        + "# TYPE ds4j_prompt_tokens_total counter\nds4j_prompt_tokens_total " + s.promptTokens() + "\n"
+                        + "# TYPE ds4j_completion_tokens_total counter\nds4j_completion_tokens_total " + s.completionTokens() + "\n");
+    }
+
+    /** The body as JSON; invalid UTF-8 and invalid JSON are 400s, not silently repaired. */
+    private static JsonNode body(Context ctx) {
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(ctx.bodyAsBytes())).toString();
+        } catch (CharacterCodingException e) {
+            throw ApiException.badRequest(null, "request body is not valid UTF-8");
+        }
+        JsonNode root;
+        try {
+            root = PyJson.loads(text);
+        } catch (IOException e) {
+            throw ApiException.badRequest(null, "request body is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (root == null || !root.isObject()) throw ApiException.badRequest(null, "request body must be a JSON object");
+        return root;
+    }
+
+    private void checkModel(JsonNode r) {
+        JsonNode m = r.get("model");
+        if (m == null || m.isNull()) throw ApiException.badRequest("model", "model: is required (this server serves '" + modelId + "')");
+        if (!m.isTextual() || !m.textValue().equals(modelId))
+            throw new ApiException(404, "invalid_request_error", "model", "model_not_found",
+                    "model '" + m.asText() + "' does not exist; this server serves '" + modelId + "'");
+    }
+
+    private int[] checkContext(int[] prompt, SamplingParams p) {
+        int ctxLen = engine.contextLength();
+        if (prompt.length >= ctxLen)
+            throw new ApiException(400, "invalid_request_error", "messages", "context_length_exceeded",
+                    "the prompt is " + prompt.length + " tokens, over the model's context of " + ctxLen + " tokens");
+        if ((long) prompt.length + p.maxTokens() > ctxLen)
+            throw new ApiException(400, "invalid_request_error", "max_tokens", "context_length_exceeded",
+                    "prompt (" + prompt.length + " tokens) + max_tokens (" + p.maxTokens() + ") exceeds the model's context of " + ctxLen + " tokens");
+        return prompt;
+    }
+
+    private int[] forced(JsonNode r) {
+        JsonNode f = r.get("ds4j_forced_output");
+        if (f == null || f.isNull()) return null;
+        if (!f.isTextual()) throw ApiException.badRequest("ds4j_forced_output", "ds4j_forced_output: must be a string");
+        return engine.tokenizer().encodeWithAddedTokens(f.textValue());
+    }
+
+    private void chatCompletions(Context ctx) throws IOException {
+        JsonNode r = body(ctx);
+        checkModel(r);
+        SamplingParams params = RequestReader.sampling(r);
+        RenderOptions mode = RequestReader.mode(r);
+        List<Message> messages = MessageReader.messages(r.get("messages"), "messages");
+        List<JsonNode> tools = MessageReader.tools(r.get("tools"), "tools");
+        JsonNode choice = r.get("tool_choice");
+        if (choice != null && choice.isTextual() && choice.textValue().equals("none")) tools = List.of();
+        JsonNode rf = r.get("response_format");
+        if (rf != null && rf.isObject() && "text".equals(rf.path("type").asText())) rf = null;
+        Prompt prompt = PromptRenderer.render(messages, tools, rf, mode);
+        int[] ids = checkContext(prompt.tokenIds(engine.tokenizer()), params);
+        boolean stream = r.path("stream").asBoolean(false);
+        boolean usageInStream = r.path("stream_options").path("include_usage").asBoolean(false);
+        String id = "chatcmpl-" + Long.toHexString(System.nanoTime()) + Integer.toHexString(System.identityHashCode(ctx));
+        long created = System.currentTimeMillis() / 1000;
+        ChatTurn turn = new ChatTurn(mode.thinkingMode());
+
+        if (!stream) {
+            Engine.Job job = engine.submit(ids, params, forced(r), null);
+            Generator.Result res = await(job);
+            turn.feed(res.text());
+            turn.finish(res.eos());
+            ObjectNode o = PyJson.MAPPER.createObjectNode().put("id", id).put("object", "chat.completion").put("created", created).put("model", modelId);
+            ObjectNode c = o.putArray("choices").addObject().put("index", 0);
+            ObjectNode msg = c.putObject("message").put("role", "assistant");
+            if (turn.parseError() != null) {
+                msg.put("content", res.text()); // malformed DSML: the whole text as content, as vLLM does
+            } else {
+                msg.put("content", turn.calls.isEmpty() || !turn.content().isEmpty() ? turn.content() : null);
+                if (mode.thinkingMode() == RenderOptions.ThinkingMode.THINKING) msg.put("reasoning_content", turn.reasoning());
+                if (!turn.calls.isEmpty()) {
+                    ArrayNode tc = msg.putArray("tool_calls");
+                    for (String[] call : turn.calls)
+                        tc.addObject().put("id", call[0]).put("type", "function").putObject("function").put("name", call[1]).put("arguments", call[2]);
+                }
+            }
+            c.put("finish_reason", finishReason(res, turn));
+            usage(o.putObject("usage"), res);
+            ctx.json(o);
+            return;
+        }
+
+        // Streaming: the worker hands text to a queue; this thread writes it out, so a slow client
+        // never stalls the engine, and a write failure (the client left) cancels the generation.
+        LinkedBlockingQueue<String> pieces = new LinkedBlockingQueue<>();
+        Engine.Job job = engine.submit(ids, params, forced(r), pieces::add);
+        ctx.res().setStatus(200);
+        ctx.res().setContentType("text/event-stream; charset=utf-8");
+        ctx.res().setHeader("Cache-Control", "no-cache");
+        OutputStream out = ctx.res().getOutputStream();
+        try {
+            ObjectNode first = choice();
+            first.putObject("delta").put("role", "assistant").put("content", "");
+            first.putNull("finish_reason");
+            sse(out, wrap(id, created, first));
+            CompletableFuture<Generator.Result> done = job.result();
+            while (true) {
+                String piece = pieces.poll(50, TimeUnit.MILLISECONDS);
+                if (piece == null) {
+                    if (done.isDone() && pieces.isEmpty()) break;
+                    continue;
+                }
+                for (ChatTurn.Delta d : turn.feed(piece)) sse(out, deltaChunk(id, created, d));
+            }
+            Generator.Result res = await(job);
+            for (ChatTurn.Delta d : turn.finish(res.eos())) sse(out, deltaChunk(id, created, d));
+            ObjectNode last = choice();
+            last.putObject("delta");
+            last.put("finish_reason", finishReason(res, turn));
+            sse(out, wrap(id, created, last));
+            if (usageInStream) {
+                ObjectNode u = PyJson.MAPPER.createObjectNode().put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", modelId);
+                u.putArray("choices");
+                usage(u.putObject("usage"), res);
+                sse(out, u);
+            }
+            out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        } catch (IOException e) {
+            job.cancel(); // the client went away
+        } catch (InterruptedException e) {
+            job.cancel();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void completions(Context ctx) throws IOException {
+        JsonNode r = body(ctx);
+        checkModel(r);
+        SamplingParams params = RequestReader.sampling(r.has("max_tokens") ? r : ((ObjectNode) r.deepCopy()).put("max_tokens", 16));
+        JsonNode p = r.get("prompt");
+        if (p == null || !p.isTextual()) throw ApiException.badRequest("prompt", "prompt: must be a string");
+        // A raw completion prompt is the caller's own template: control literals in it are meant as tokens.
+        int[] ids = checkContext(engine.tokenizer().encodeWithAddedTokens(p.textValue()), params);
+        if (ids.length == 0) throw ApiException.badRequest("prompt", "prompt: empty");
+        Generator.Result res = await(engine.submit(ids, params, forced(r), null));
+        ObjectNode o = PyJson.MAPPER.createObjectNode().put("id", "cmpl-" + Long.toHexString(System.nanoTime())).put("object", "text_completion")
+                .put("created", System.currentTimeMillis() / 1000).put("model", modelId);
+        o.putArray("choices").addObject().put("index", 0).put("text", res.text()).putNull("logprobs")
+                .put("finish_reason", res.finish() == Generator.Finish.LENGTH ? "length" : "stop");
+        usage(o.putObject("usage"), res);
+        ctx.json(o);
+    }
+
+    private static Generator.Result await(Engine.Job job) {
+        try {
+            return job.result().get();
+        } catch (InterruptedException e) {
+            job.cancel();
+            Thread.currentThread().interrupt();
+            throw new ApiException(503, "server_error", null, null, "interrupted");
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof IllegalArgumentException iae) throw ApiException.badRequest(null, iae.getMessage());
+            throw new IllegalStateException("generation failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    private static String finishReason(Generator.Result res, ChatTurn turn) {
+        if (res.finish() == Generator.Finish.LENGTH) return "length";
+        return turn.parseError() == null && !turn.calls.isEmpty() ? "tool_calls" : "stop";
+    }
+
+    private static void usage(ObjectNode u, Generator.Result res) {
+        u.put("prompt_tokens", res.promptTokens()).put("completion_tokens", res.completionTokens())
+                .put("total_tokens", res.promptTokens() + res.completionTokens());
+        u.putObject("prompt_tokens_details").put("cached_tokens", 0);
+    }
+
+    private static ObjectNode choice() {
+        return PyJson.MAPPER.createObjectNode().put("index", 0);
+    }
+
+    private ObjectNode wrap(String id, long created, ObjectNode choice) {
+        ObjectNode o = PyJson.MAPPER.createObjectNode().put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", modelId);
+        o.putArray("choices").add(choice);
+        return o;
+    }
+
+    private ObjectNode deltaChunk(String id, long created, ChatTurn.Delta d) {
+        ObjectNode choice = choice();
+        ObjectNode delta = choice.putObject("delta");
+        if (d.reasoning() != null) delta.put("reasoning_content", d.reasoning());
+        else if (d.content() != null) delta.put("content", d.content());
+        else if (d.toolStart() != null) {
+            ObjectNode tc = delta.putArray("tool_calls").addObject().put("index", d.toolStart().index()).put("id", d.toolStart().id()).put("type", "function");
+            tc.putObject("function").put("name", d.toolStart().name()).put("arguments", "");
+        } else {
+            delta.putArray("tool_calls").addObject().put("index", d.toolArgs().index()).putObject("function").put("arguments", d.toolArgs().fragment());
+        }
+        choice.putNull("finish_reason");
+        return wrap(id, created, choice);
+    }
+
+    private static void sse(OutputStream out, ObjectNode o) throws IOException {
+        out.write(("data: " + PyJson.MAPPER.writeValueAsString(o) + "\n\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    private static void error(Context ctx, ApiException e) {
+        ObjectNode o = PyJson.MAPPER.createObjectNode();
+        ObjectNode err = o.putObject("error").put("message", e.getMessage()).put("type", e.type);
+        if (e.param != null) err.put("param", e.param); else err.putNull("param");
+        if (e.code != null) err.put("code", e.code); else err.putNull("code");
+        ctx.status(e.status).json(o);
+    }
+
+    /** "messages[2].role: …" → "messages[2].role". */
+    private static String paramOf(String message) {
+        int c = message.indexOf(": ");
+        return c > 0 && !message.substring(0, c).contains(" ") ? message.substring(0, c) : null;
+    }
+}
