@@ -130,6 +130,9 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private int[] checkContext(int[] prompt, SamplingParams p) {
+        for (int id : p.logitBias().keySet())
+            if (id < 0 || id >= engine.vocabSize())
+                throw ApiException.badRequest("logit_bias", "logit_bias: token id " + id + " is outside the vocabulary [0, " + engine.vocabSize() + ")");
         int ctxLen = engine.contextLength();
         if (prompt.length >= ctxLen)
             throw new ApiException(400, "invalid_request_error", "messages", "context_length_exceeded",
