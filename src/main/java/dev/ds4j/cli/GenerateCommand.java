@@ -19,7 +19,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -76,7 +75,7 @@ final class GenerateCommand implements Callable<Integer> {
                     new RenderOptions(mode, effort, true, RenderOptions.Revision.ORIGINAL));
             ids = p.tokenIds(tok);
         }
-        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        PrintStream out = Inputs.stdout();
         try (Model m = Model.load(model)) {
             Session session = new Session(m, Session.Options.defaults().withNumerics(num));
             Generator gen = new Generator(tok);

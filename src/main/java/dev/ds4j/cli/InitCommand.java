@@ -32,11 +32,25 @@ final class InitCommand implements Callable<Integer> {
     @Option(names = "--tokenizer-dir", paramLabel = "DIR", description = "where tokenizer.json and tokenizer_config.json come from (default ../shared/data/deepseek-v4 beside ds4j)")
     Path tokenizerDir;
 
+    /** The tiny preset's weights, the tokenizer files from {@code tokenizerDir}, and DeepSeek's sampling defaults. */
+    static void writeTiny(Path dir, long seed, Path tokenizerDir) throws IOException {
+        CheckpointLayout.write(dir, Presets.tiny(), CheckpointLayout.Fill.RANDOM, seed, 0.05, true, 1);
+        for (String f : new String[]{"tokenizer.json", "tokenizer_config.json"})
+            Files.copy(tokenizerDir.resolve(f), dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+        var gen = new ObjectMapper().createObjectNode().put("bos_token_id", 0).put("eos_token_id", 1)
+                .put("do_sample", true).put("temperature", 1.0).put("top_p", 1.0);
+        new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(dir.resolve("generation_config.json").toFile(), gen);
+    }
+
+    private static boolean isEmptyDir(Path dir) throws IOException {
+        try (var entries = Files.list(dir)) { return entries.findAny().isEmpty(); }
+    }
+
     @Override
     public Integer call() throws IOException {
         if (!preset.equals("tiny"))
             throw new IllegalArgumentException("--preset: unknown preset '" + preset + "' (available: tiny; flash-shape comes with the speed work)");
-        if (Files.exists(dir) && (!Files.isDirectory(dir) || Files.list(dir).findAny().isPresent()))
+        if (Files.exists(dir) && (!Files.isDirectory(dir) || !isEmptyDir(dir)))
             throw new IllegalArgumentException(dir + ": exists and is not an empty directory; refusing to overwrite it");
         Path tok = tokenizerDir != null ? tokenizerDir : Inputs.tokenizerPath(null, null).getParent();
         for (String f : new String[]{"tokenizer.json", "tokenizer_config.json"})
@@ -44,13 +58,7 @@ final class InitCommand implements Callable<Integer> {
 
         long t0 = System.nanoTime();
         System.err.println("writing preset '" + preset + "' to " + dir + " ...");
-        CheckpointLayout.write(dir, Presets.tiny(), CheckpointLayout.Fill.RANDOM, seed, 0.05, true, 1);
-        for (String f : new String[]{"tokenizer.json", "tokenizer_config.json"})
-            Files.copy(tok.resolve(f), dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-        // DeepSeek's recommended sampling defaults.
-        var gen = new ObjectMapper().createObjectNode().put("bos_token_id", 0).put("eos_token_id", 1)
-                .put("do_sample", true).put("temperature", 1.0).put("top_p", 1.0);
-        new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(dir.resolve("generation_config.json").toFile(), gen);
+        writeTiny(dir, seed, tok);
         try (Model m = Model.load(dir)) { // prove it loads
             System.err.printf("done in %.1f s: %.0f MB, %d layers, vocab %d. Its weights are random: output is noise.%n",
                     (System.nanoTime() - t0) / 1e9, m.checkpointBytes() / 1e6, m.layers(), m.config().vocabSize());

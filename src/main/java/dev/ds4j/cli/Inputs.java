@@ -36,6 +36,11 @@ final class Inputs {
         }
     }
 
+    /** Standard output as UTF-8: a C locale's platform encoding would turn non-ASCII text into '?'. */
+    static java.io.PrintStream stdout() {
+        return new java.io.PrintStream(System.out, true, StandardCharsets.UTF_8);
+    }
+
     /**
      * The tokenizer to use: --tokenizer, else the model directory's tokenizer.json, else the
      * DeepSeek-V4 tokenizer in ../shared/data/deepseek-v4 beside the ds4j checkout.

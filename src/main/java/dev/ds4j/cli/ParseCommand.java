@@ -30,8 +30,7 @@ final class ParseCommand implements Callable<Integer> {
             if (!parsed.toolCalls().get(i).argumentsValidJson())
                 System.err.println("ds4j: warning: tool_calls[" + i + "].function.arguments is not valid JSON "
                         + "(a string=\"false\" value is passed through verbatim, as the official parser does)");
-        // Always UTF-8: the platform encoding of a C locale would turn non-ASCII text into '?'.
-        new java.io.PrintStream(System.out, true, java.nio.charset.StandardCharsets.UTF_8).println(PyJson.MAPPER.writeValueAsString(parsed.toJson()));
+        Inputs.stdout().println(PyJson.MAPPER.writeValueAsString(parsed.toJson()));
         return 0;
     }
 }

@@ -11,7 +11,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -48,7 +47,7 @@ final class RenderCommand implements Callable<Integer> {
         }
         RenderOptions.Revision rev = revision == null ? null : RenderOptions.Revision.parse(revision, "--revision");
         Prompt prompt = RenderRequest.fromJson(root, rev).render();
-        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        PrintStream out = Inputs.stdout();
         if (ids) {
             int[] tokens = TokenizerSupport.encode(prompt, Inputs.tokenizerPath(tokenizer, model));
             StringBuilder sb = new StringBuilder("[");

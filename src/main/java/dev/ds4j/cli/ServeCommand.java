@@ -1,9 +1,7 @@
 package dev.ds4j.cli;
 
 import dev.ds4j.generate.Engine;
-import dev.ds4j.model.CheckpointLayout;
 import dev.ds4j.model.Model;
-import dev.ds4j.model.Presets;
 import dev.ds4j.server.OpenAiServer;
 import dev.ds4j.session.Session;
 import dev.ds4j.tokenizer.Tokenizer;
@@ -36,10 +34,7 @@ final class ServeCommand implements Callable<Integer> {
             dir = Path.of(System.getProperty("ds4j.home", ".")).resolve("models/tiny");
             if (!Files.isRegularFile(dir.resolve("config.json"))) {
                 System.err.println("no --model: creating the random-weight tiny preset in " + dir + " (output is noise; real weights: deepseek-ai/DeepSeek-V4-Flash)");
-                Path tok = Inputs.tokenizerPath(null, null).getParent();
-                CheckpointLayout.write(dir, Presets.tiny(), CheckpointLayout.Fill.RANDOM, 1, 0.05, true, 1);
-                for (String f : new String[]{"tokenizer.json", "tokenizer_config.json"})
-                    Files.copy(tok.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                InitCommand.writeTiny(dir, 1, Inputs.tokenizerPath(null, null).getParent());
             }
         }
         Tokenizer tok = TokenizerSupport.load(dir.resolve("tokenizer.json"));

@@ -6,9 +6,7 @@ import dev.ds4j.chat.ControlToken;
 import dev.ds4j.chat.RenderOptions;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -26,8 +24,10 @@ final class ChatTurn {
 
     private final CompletionParser parser;
     private final StringBuilder reasoning = new StringBuilder(), content = new StringBuilder();
-    final List<String[]> calls = new ArrayList<>(); // {id, name, arguments}
-    private final Map<Integer, StringBuilder> args = new HashMap<>();
+    /** A tool call as it streams; its arguments grow fragment by fragment. */
+    record Call(String id, String name, StringBuilder arguments) {}
+
+    final List<Call> calls = new ArrayList<>();
     private String parseError;
 
     ChatTurn(RenderOptions.ThinkingMode mode) { parser = new CompletionParser(mode); }
@@ -66,13 +66,11 @@ final class ChatTurn {
             case CompletionParser.ContentDelta c -> { content.append(c.text()); yield new Delta(null, c.text(), null, null); }
             case CompletionParser.ToolCallStart s -> {
                 String id = "call_" + hex24();
-                calls.add(new String[]{id, s.name(), ""});
-                args.put(s.index(), new StringBuilder());
+                calls.add(new Call(id, s.name(), new StringBuilder()));
                 yield new Delta(null, null, new ToolStart(s.index(), id, s.name()), null);
             }
             case CompletionParser.ToolCallArguments a -> {
-                args.get(a.index()).append(a.fragment());
-                calls.get(a.index())[2] = args.get(a.index()).toString();
+                calls.get(a.index()).arguments().append(a.fragment());
                 yield new Delta(null, null, null, new ToolArgs(a.index(), a.fragment()));
             }
         };

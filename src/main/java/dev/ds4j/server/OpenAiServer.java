@@ -184,8 +184,9 @@ public final class OpenAiServer implements AutoCloseable {
                 if (mode.thinkingMode() == RenderOptions.ThinkingMode.THINKING) msg.put("reasoning_content", turn.reasoning());
                 if (!turn.calls.isEmpty()) {
                     ArrayNode tc = msg.putArray("tool_calls");
-                    for (String[] call : turn.calls)
-                        tc.addObject().put("id", call[0]).put("type", "function").putObject("function").put("name", call[1]).put("arguments", call[2]);
+                    for (ChatTurn.Call call : turn.calls)
+                        tc.addObject().put("id", call.id()).put("type", "function").putObject("function")
+                                .put("name", call.name()).put("arguments", call.arguments().toString());
                 }
             }
             c.put("finish_reason", finishReason(res, turn));
