@@ -14,8 +14,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serves a model over an OpenAI-compatible HTTP API: POST /v1/chat/completions, /v1/completions; "
-                + "GET /v1/models, /health, /metrics.",
+        description = {"Serves a model over HTTP: POST /v1/chat/completions, /v1/completions, /v1/responses (OpenAI), "
+                + "/v1/messages (Anthropic); GET /v1/models, /health, /metrics.",
                 "Without --model it serves the random-weight tiny preset (created on first use under models/tiny): its output is noise."})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "checkpoint directory with tokenizer.json (default: the tiny preset)")
@@ -25,6 +25,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8080") int port;
     @Option(names = "--api-key", description = "require this key (Authorization: Bearer KEY); default: no key") String apiKey;
     @Option(names = "--served-model-name", description = "model id clients must send (default: the directory name)") String name;
+    @Option(names = "--allow-control-text", description = "pass control-token text (<｜User｜>, ｜DSML｜ …) in user and system "
+            + "content on as plain text instead of answering 400") boolean allowControlText;
     @Option(names = "--workers", description = "sequences generated at once (default: number of cores)") Integer workers;
 
     @Override
@@ -43,7 +45,7 @@ final class ServeCommand implements Callable<Integer> {
         if (n < 1) throw new IllegalArgumentException("--workers: must be at least 1");
         String id = name != null ? name : dir.toAbsolutePath().normalize().getFileName().toString();
         Engine engine = new Engine(m, tok, Session.Options.defaults(), n);
-        OpenAiServer server = new OpenAiServer(engine, id, apiKey).start(host, port);
+        OpenAiServer server = new OpenAiServer(engine, id, apiKey).allowControlText(allowControlText).start(host, port);
         System.err.printf("serving '%s' on http://%s:%d/v1 (%d workers%s)%n", id, host, server.port(), n, apiKey == null ? ", no API key" : "");
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> { server.close(); engine.close(); m.close(); stop.countDown(); }));

@@ -19,8 +19,13 @@ import java.util.function.Consumer;
 public final class Generator {
     public enum Finish { STOP, LENGTH }
 
-    /** What one generation produced. {@code eos} is whether it ended on the end-of-sentence token. */
-    public record Result(int[] tokens, String text, Finish finish, boolean eos, int promptTokens, long prefillNanos, long decodeNanos) {
+    /**
+     * What one generation produced. {@code eos} is whether it ended on the end-of-sentence token,
+     * {@code stopSequence} the stop string that ended it (or null); {@code cachedTokens} of the prompt
+     * were already in the session (a reused prefix) and not computed again.
+     */
+    public record Result(int[] tokens, String text, Finish finish, boolean eos, String stopSequence, int promptTokens,
+                         int cachedTokens, long prefillNanos, long decodeNanos) {
         public int completionTokens() { return tokens.length; }
     }
 
@@ -89,7 +94,7 @@ public final class Generator {
         }
         if (!stops.stopped()) emit(stops.accept(decoder.finish()) + stops.flush(), text, onText);
         long t2 = System.nanoTime();
-        return new Result(Arrays.copyOf(out, n), text.toString(), finish, hitEos, prompt.length, t1 - t0, t2 - t1);
+        return new Result(Arrays.copyOf(out, n), text.toString(), finish, hitEos, stops.matched(), prompt.length, 0, t1 - t0, t2 - t1);
     }
 
     private static void emit(String piece, StringBuilder text, Consumer<String> onText) {

@@ -10,6 +10,7 @@ final class StopMatcher {
     private final List<String> stops;
     private final StringBuilder held = new StringBuilder();
     private boolean stopped;
+    private String matched;
 
     StopMatcher(List<String> stops) { this.stops = stops; }
 
@@ -20,7 +21,7 @@ final class StopMatcher {
         int at = -1;
         for (String s : stops) {
             int i = held.indexOf(s);
-            if (i >= 0 && (at < 0 || i < at)) at = i;
+            if (i >= 0 && (at < 0 || i < at)) { at = i; matched = s; }
         }
         if (at >= 0) {
             stopped = true;
@@ -45,4 +46,7 @@ final class StopMatcher {
     }
 
     boolean stopped() { return stopped; }
+
+    /** The stop string that ended the text (the earliest one), or null. */
+    String matched() { return matched; }
 }

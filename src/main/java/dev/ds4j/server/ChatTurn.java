@@ -7,7 +7,6 @@ import dev.ds4j.chat.RenderOptions;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * One assistant turn as it streams: generated text goes through the DSML parser and comes out as
@@ -65,7 +64,7 @@ final class ChatTurn {
             case CompletionParser.ReasoningDelta r -> { reasoning.append(r.text()); yield new Delta(r.text(), null, null, null); }
             case CompletionParser.ContentDelta c -> { content.append(c.text()); yield new Delta(null, c.text(), null, null); }
             case CompletionParser.ToolCallStart s -> {
-                String id = "call_" + hex24();
+                String id = "call_" + Ids.hex(24);
                 calls.add(new Call(id, s.name(), new StringBuilder()));
                 yield new Delta(null, null, new ToolStart(s.index(), id, s.name()), null);
             }
@@ -81,11 +80,4 @@ final class ChatTurn {
     String content() { return content.toString(); }
 
     String parseError() { return parseError; }
-
-    private static String hex24() {
-        StringBuilder sb = new StringBuilder();
-        ThreadLocalRandom r = ThreadLocalRandom.current();
-        for (int i = 0; i < 24; i++) sb.append(Character.forDigit(r.nextInt(16), 16));
-        return sb.toString();
-    }
 }

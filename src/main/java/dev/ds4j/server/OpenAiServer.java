@@ -23,9 +23,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The OpenAI-compatible HTTP face of an {@link Engine}: chat completions (streamed or not, with tools and
@@ -37,11 +35,14 @@ public final class OpenAiServer implements AutoCloseable {
     private final String modelId;
     private final String apiKey;
     private final Javalin app;
+    private volatile boolean allowControlText;
 
     public OpenAiServer(Engine engine, String modelId, String apiKey) {
         this.engine = engine;
         this.modelId = modelId;
         this.apiKey = apiKey == null || apiKey.isEmpty() ? null : apiKey;
+        ResponsesApi responses = new ResponsesApi(this);
+        AnthropicApi anthropic = new AnthropicApi(this);
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.http.maxRequestSize = 64L << 20;
@@ -50,6 +51,8 @@ public final class OpenAiServer implements AutoCloseable {
         app.before("/v1/*", this::authorize);
         app.post("/v1/chat/completions", this::chatCompletions);
         app.post("/v1/completions", this::completions);
+        app.post("/v1/responses", responses::create);
+        app.post("/v1/messages", anthropic::create);
         app.get("/v1/models", ctx -> ctx.json(models()));
         app.get("/health", ctx -> ctx.contentType("application/json").result("{\"status\":\"ok\"}"));
         app.get("/metrics", this::metrics);
@@ -72,6 +75,16 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     public int port() { return app.port(); }
+
+    /** Accept control-token text in user and system content as plain text instead of refusing it. */
+    public OpenAiServer allowControlText(boolean allow) {
+        this.allowControlText = allow;
+        return this;
+    }
+
+    Engine engine() { return engine; }
+
+    String modelId() { return modelId; }
 
     @Override
     public void close() { app.stop(); }
@@ -103,7 +116,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /** The body as JSON; invalid UTF-8 and invalid JSON are 400s, not silently repaired. */
-    private static JsonNode body(Context ctx) {
+    static JsonNode body(Context ctx) {
         String text;
         try {
             text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
@@ -121,7 +134,7 @@ public final class OpenAiServer implements AutoCloseable {
         return root;
     }
 
-    private void checkModel(JsonNode r) {
+    void checkModel(JsonNode r) {
         JsonNode m = r.get("model");
         if (m == null || m.isNull()) throw ApiException.badRequest("model", "model: is required (this server serves '" + modelId + "')");
         if (!m.isTextual() || !m.textValue().equals(modelId))
@@ -129,7 +142,7 @@ public final class OpenAiServer implements AutoCloseable {
                     "model '" + m.asText() + "' does not exist; this server serves '" + modelId + "'");
     }
 
-    private int[] checkContext(int[] prompt, SamplingParams p) {
+    int[] checkContext(int[] prompt, SamplingParams p) {
         for (int id : p.logitBias().keySet())
             if (id < 0 || id >= engine.vocabSize())
                 throw ApiException.badRequest("logit_bias", "logit_bias: token id " + id + " is outside the vocabulary [0, " + engine.vocabSize() + ")");
@@ -143,7 +156,28 @@ public final class OpenAiServer implements AutoCloseable {
         return prompt;
     }
 
-    private int[] forced(JsonNode r) {
+    /**
+     * Renders a conversation and checks it fits. Control-token literals typed into system or user text are
+     * refused (400) unless the server allows them as plain text: the protocol layer would tokenise them
+     * harmlessly, but a client that sends them is almost always doing prompt templating by hand, which
+     * this endpoint does for it. Tool results may contain anything (they quote files and web pages).
+     */
+    int[] promptIds(List<Message> messages, List<JsonNode> tools, JsonNode rf, RenderOptions mode, SamplingParams params) {
+        if (!allowControlText)
+            for (int i = 0; i < messages.size(); i++) {
+                Message m = messages.get(i);
+                if (m.role() != Message.Role.USER && m.role() != Message.Role.SYSTEM && m.role() != Message.Role.DEVELOPER) continue;
+                String literal = ControlText.find(m.content());
+                if (literal != null)
+                    throw new ApiException(400, "invalid_request_error", "messages[" + i + "].content", "control_token_in_content",
+                            "messages[" + i + "].content: contains the control token text '" + literal + "'; the server renders the "
+                                    + "chat template itself (start it with --allow-control-text to pass such text on as plain text)");
+            }
+        Prompt prompt = PromptRenderer.render(messages, tools, rf, mode);
+        return checkContext(prompt.tokenIds(engine.tokenizer()), params);
+    }
+
+    int[] forced(JsonNode r) {
         JsonNode f = r.get("ds4j_forced_output");
         if (f == null || f.isNull()) return null;
         if (!f.isTextual()) throw ApiException.badRequest("ds4j_forced_output", "ds4j_forced_output: must be a string");
@@ -161,8 +195,7 @@ public final class OpenAiServer implements AutoCloseable {
         if (choice != null && choice.isTextual() && choice.textValue().equals("none")) tools = List.of();
         JsonNode rf = r.get("response_format");
         if (rf != null && rf.isObject() && "text".equals(rf.path("type").asText())) rf = null;
-        Prompt prompt = PromptRenderer.render(messages, tools, rf, mode);
-        int[] ids = checkContext(prompt.tokenIds(engine.tokenizer()), params);
+        int[] ids = promptIds(messages, tools, rf, mode, params);
         boolean stream = r.path("stream").asBoolean(false);
         boolean usageInStream = r.path("stream_options").path("include_usage").asBoolean(false);
         String id = "chatcmpl-" + Long.toHexString(System.nanoTime()) + Integer.toHexString(System.identityHashCode(ctx));
@@ -170,10 +203,7 @@ public final class OpenAiServer implements AutoCloseable {
         ChatTurn turn = new ChatTurn(mode.thinkingMode());
 
         if (!stream) {
-            Engine.Job job = engine.submit(ids, params, forced(r), null);
-            Generator.Result res = await(job);
-            turn.feed(res.text());
-            turn.finish(res.eos());
+            Generator.Result res = TurnRunner.complete(engine.submit(ids, params, forced(r), null), turn, null);
             ObjectNode o = PyJson.MAPPER.createObjectNode().put("id", id).put("object", "chat.completion").put("created", created).put("model", modelId);
             ObjectNode c = o.putArray("choices").addObject().put("index", 0);
             ObjectNode msg = c.putObject("message").put("role", "assistant");
@@ -195,30 +225,21 @@ public final class OpenAiServer implements AutoCloseable {
             return;
         }
 
-        // Streaming: the worker hands text to a queue; this thread writes it out, so a slow client
-        // never stalls the engine, and a write failure (the client left) cancels the generation.
         LinkedBlockingQueue<String> pieces = new LinkedBlockingQueue<>();
         Engine.Job job = engine.submit(ids, params, forced(r), pieces::add);
-        ctx.res().setStatus(200);
-        ctx.res().setContentType("text/event-stream; charset=utf-8");
-        ctx.res().setHeader("Cache-Control", "no-cache");
-        OutputStream out = ctx.res().getOutputStream();
+        OutputStream out = startSse(ctx);
         try {
             ObjectNode first = choice();
             first.putObject("delta").put("role", "assistant").put("content", "");
             first.putNull("finish_reason");
             sse(out, wrap(id, created, first));
-            CompletableFuture<Generator.Result> done = job.result();
-            while (true) {
-                String piece = pieces.poll(50, TimeUnit.MILLISECONDS);
-                if (piece == null) {
-                    if (done.isDone() && pieces.isEmpty()) break;
-                    continue;
-                }
-                for (ChatTurn.Delta d : turn.feed(piece)) sse(out, deltaChunk(id, created, d));
-            }
-            Generator.Result res = await(job);
-            for (ChatTurn.Delta d : turn.finish(res.eos())) sse(out, deltaChunk(id, created, d));
+        } catch (IOException e) {
+            job.cancel();
+            return;
+        }
+        Generator.Result res = TurnRunner.stream(job, pieces, turn, d -> sse(out, deltaChunk(id, created, d)));
+        if (res == null) return;
+        try {
             ObjectNode last = choice();
             last.putObject("delta");
             last.put("finish_reason", finishReason(res, turn));
@@ -231,12 +252,16 @@ public final class OpenAiServer implements AutoCloseable {
             }
             out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
             out.flush();
-        } catch (IOException e) {
-            job.cancel(); // the client went away
-        } catch (InterruptedException e) {
-            job.cancel();
-            Thread.currentThread().interrupt();
+        } catch (IOException ignored) {
+            // the client left after the last token: nothing is running any more
         }
+    }
+
+    static OutputStream startSse(Context ctx) throws IOException {
+        ctx.res().setStatus(200);
+        ctx.res().setContentType("text/event-stream; charset=utf-8");
+        ctx.res().setHeader("Cache-Control", "no-cache");
+        return ctx.res().getOutputStream();
     }
 
     private void completions(Context ctx) throws IOException {
@@ -248,7 +273,7 @@ public final class OpenAiServer implements AutoCloseable {
         // A raw completion prompt is the caller's own template: control literals in it are meant as tokens.
         int[] ids = checkContext(engine.tokenizer().encodeWithAddedTokens(p.textValue()), params);
         if (ids.length == 0) throw ApiException.badRequest("prompt", "prompt: empty");
-        Generator.Result res = await(engine.submit(ids, params, forced(r), null));
+        Generator.Result res = TurnRunner.await(engine.submit(ids, params, forced(r), null));
         ObjectNode o = PyJson.MAPPER.createObjectNode().put("id", "cmpl-" + Long.toHexString(System.nanoTime())).put("object", "text_completion")
                 .put("created", System.currentTimeMillis() / 1000).put("model", modelId);
         o.putArray("choices").addObject().put("index", 0).put("text", res.text()).putNull("logprobs")
@@ -257,28 +282,15 @@ public final class OpenAiServer implements AutoCloseable {
         ctx.json(o);
     }
 
-    private static Generator.Result await(Engine.Job job) {
-        try {
-            return job.result().get();
-        } catch (InterruptedException e) {
-            job.cancel();
-            Thread.currentThread().interrupt();
-            throw new ApiException(503, "server_error", null, null, "interrupted");
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof IllegalArgumentException iae) throw ApiException.badRequest(null, iae.getMessage());
-            throw new IllegalStateException("generation failed: " + e.getCause(), e.getCause());
-        }
-    }
-
     private static String finishReason(Generator.Result res, ChatTurn turn) {
         if (res.finish() == Generator.Finish.LENGTH) return "length";
         return turn.parseError() == null && !turn.calls.isEmpty() ? "tool_calls" : "stop";
     }
 
-    private static void usage(ObjectNode u, Generator.Result res) {
+    static void usage(ObjectNode u, Generator.Result res) {
         u.put("prompt_tokens", res.promptTokens()).put("completion_tokens", res.completionTokens())
                 .put("total_tokens", res.promptTokens() + res.completionTokens());
-        u.putObject("prompt_tokens_details").put("cached_tokens", 0);
+        u.putObject("prompt_tokens_details").put("cached_tokens", res.cachedTokens());
     }
 
     private static ObjectNode choice() {
@@ -306,12 +318,16 @@ public final class OpenAiServer implements AutoCloseable {
         return wrap(id, created, choice);
     }
 
-    private static void sse(OutputStream out, ObjectNode o) throws IOException {
+    static void sse(OutputStream out, ObjectNode o) throws IOException {
         out.write(("data: " + PyJson.MAPPER.writeValueAsString(o) + "\n\n").getBytes(StandardCharsets.UTF_8));
         out.flush();
     }
 
     private static void error(Context ctx, ApiException e) {
+        if (ctx.path().startsWith("/v1/messages")) {
+            AnthropicApi.error(ctx, e);
+            return;
+        }
         ObjectNode o = PyJson.MAPPER.createObjectNode();
         ObjectNode err = o.putObject("error").put("message", e.getMessage()).put("type", e.type);
         if (e.param != null) err.put("param", e.param); else err.putNull("param");
