@@ -107,6 +107,31 @@ public final class Checkpoint implements AutoCloseable {
     /** Total bytes of the safetensors files (what is mapped). */
     public long fileBytes() { return bytes; }
 
+    /**
+     * A hex SHA-256 that changes when the weights change: config, every tensor's name, dtype and shape, and
+     * a sample of bytes (the first and middle 64 of each of up to 2,048 tensors). It guards saved KV caches
+     * against being restored into a different model; it reads kilobytes, not the checkpoint.
+     */
+    public String fingerprint() {
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            md.update(config.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            int sampled = 0;
+            for (TensorInfo t : new java.util.TreeMap<>(tensors).values()) {
+                md.update((t.name() + " " + t.dtype() + " " + t.shapeString() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                if (sampled++ >= 2048) continue;
+                long size = t.data().byteSize();
+                for (long at : new long[]{0, size / 2}) {
+                    int n = (int) Math.min(64, size - at);
+                    if (n > 0) md.update(t.data().asSlice(at, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                }
+            }
+            return java.util.HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** The tensor, or a CheckpointException naming it when it is absent. */
     public TensorInfo get(String name) {
         TensorInfo t = tensors.get(name);

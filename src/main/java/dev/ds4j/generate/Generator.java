@@ -53,29 +53,75 @@ public final class Generator {
     /** As above; {@code cancelled} is polled before every step and ends generation with a {@link java.util.concurrent.CancellationException}. */
     public Result generate(Session session, int[] prompt, SamplingParams params, int[] forced, Consumer<String> onText,
                            java.util.function.BooleanSupplier cancelled) {
-        long maxPos = session.model().config().maxPositions();
-        if (session.position() + prompt.length + params.maxTokens() > maxPos)
-            throw new IllegalArgumentException("context: " + session.position() + " cached + " + prompt.length + " prompt + "
-                    + params.maxTokens() + " max_tokens exceeds the model's " + maxPos + " positions");
-        if (prompt.length == 0) throw new IllegalArgumentException("prompt: empty");
         int vocab = session.model().config().vocabSize();
-        for (int t : prompt) if (t < 0 || t >= vocab) throw new IllegalArgumentException("prompt: token id " + t + " outside [0, " + vocab + ")");
-
-        Sampler sampler = new Sampler(params, vocab, prompt);
-        StreamDecoder decoder = tokenizer.newStreamDecoder();
-        StopMatcher stops = new StopMatcher(params.stop());
-        StringBuilder text = new StringBuilder();
-        int[] out = new int[Math.min(params.maxTokens(), 1024)];
-        int n = 0;
-
+        check(session.position(), prompt, params, vocab, session.model().config().maxPositions());
+        Run run = new Run(prompt, 0, params, forced, onText, vocab);
         long t0 = System.nanoTime();
         float[][] rows = session.prefill(prompt, false);
-        float[] logits = rows[rows.length - 1];
-        long t1 = System.nanoTime();
-        Finish finish = Finish.LENGTH;
-        boolean hitEos = false;
-        while (n < params.maxTokens()) {
+        run.prefilled(System.nanoTime() - t0);
+        int next = run.step(rows[rows.length - 1]);
+        while (next >= 0) {
             if (cancelled != null && cancelled.getAsBoolean()) throw new java.util.concurrent.CancellationException("generation cancelled");
+            next = run.step(session.decode(next));
+        }
+        return run.result();
+    }
+
+    /** Rejects what cannot run: an empty prompt, ids outside the vocabulary, more positions than the model has. */
+    static void check(long cached, int[] prompt, SamplingParams params, int vocab, long maxPos) {
+        if (prompt.length == 0) throw new IllegalArgumentException("prompt: empty");
+        if (cached + prompt.length + params.maxTokens() > maxPos)
+            throw new IllegalArgumentException("context: " + cached + " cached + " + prompt.length + " prompt + "
+                    + params.maxTokens() + " max_tokens exceeds the model's " + maxPos + " positions");
+        for (int t : prompt) if (t < 0 || t >= vocab) throw new IllegalArgumentException("prompt: token id " + t + " outside [0, " + vocab + ")");
+    }
+
+    /**
+     * One sequence's generation as a state machine, so one thread can drive many sequences in a batch:
+     * give it the logits after the prompt, then after each token it returns, until it returns −1.
+     */
+    public final class Run {
+        private final int[] prompt;
+        private final int cached;
+        private final SamplingParams params;
+        private final int[] forced;
+        private final Consumer<String> onText;
+        private final Sampler sampler;
+        private final StreamDecoder decoder = tokenizer.newStreamDecoder();
+        private final StopMatcher stops;
+        private final StringBuilder text = new StringBuilder();
+        private int[] out;
+        private int n;
+        private Finish finish = Finish.LENGTH;
+        private boolean hitEos, done;
+        private long prefillNanos, decodeStart;
+
+        /**
+         * @param prompt the whole prompt (penalties see all of it)
+         * @param cached how many of its first tokens the session already holds (a reused prefix)
+         */
+        Run(int[] prompt, int cached, SamplingParams params, int[] forced, Consumer<String> onText, int vocab) {
+            this.prompt = prompt;
+            this.cached = cached;
+            this.params = params;
+            this.forced = forced;
+            this.onText = onText;
+            this.sampler = new Sampler(params, vocab, prompt);
+            this.stops = new StopMatcher(params.stop());
+            this.out = new int[Math.min(params.maxTokens(), 1024)];
+        }
+
+        public int[] prompt() { return prompt; }
+
+        /** Records the time the prompt took; decoding time starts now. */
+        public void prefilled(long nanos) {
+            prefillNanos = nanos;
+            decodeStart = System.nanoTime();
+        }
+
+        /** Picks the next token from {@code logits}; returns the token to feed next, or −1 when generation is over. */
+        public int step(float[] logits) {
+            if (done) throw new IllegalStateException("generation is over");
             int token;
             if (forced != null && n < forced.length) {
                 token = forced[n];
@@ -85,16 +131,43 @@ public final class Generator {
             }
             if (n == out.length) out = Arrays.copyOf(out, Math.min(params.maxTokens(), out.length * 2));
             out[n++] = token;
-            if (token == eos) { hitEos = true; finish = Finish.STOP; break; }
-            String piece = stops.accept(decoder.accept(token));
-            emit(piece, text, onText);
-            if (stops.stopped()) { finish = Finish.STOP; break; }
-            if (n == params.maxTokens()) break;
-            logits = session.decode(token);
+            if (token == eos) {
+                hitEos = true;
+                finish = Finish.STOP;
+                return end();
+            }
+            emit(stops.accept(decoder.accept(token)), text, onText);
+            if (stops.stopped()) {
+                finish = Finish.STOP;
+                return end();
+            }
+            if (n == params.maxTokens()) return end();
+            return token;
         }
-        if (!stops.stopped()) emit(stops.accept(decoder.finish()) + stops.flush(), text, onText);
-        long t2 = System.nanoTime();
-        return new Result(Arrays.copyOf(out, n), text.toString(), finish, hitEos, stops.matched(), prompt.length, 0, t1 - t0, t2 - t1);
+
+        private int end() {
+            if (!stops.stopped()) emit(stops.accept(decoder.finish()) + stops.flush(), text, onText);
+            done = true;
+            return -1;
+        }
+
+        public boolean done() { return done; }
+
+        /** The tokens generated so far. */
+        public int[] generated() { return Arrays.copyOf(out, n); }
+
+        public Result result() {
+            if (!done) throw new IllegalStateException("generation is not over");
+            return new Result(Arrays.copyOf(out, n), text.toString(), finish, hitEos, stops.matched(), prompt.length, cached,
+                    prefillNanos, System.nanoTime() - decodeStart);
+        }
+    }
+
+    /** A run over {@code prompt} whose first {@code cached} tokens the caller's session already holds. */
+    public Run start(int[] prompt, int cached, SamplingParams params, int[] forced, Consumer<String> onText, int vocab, long maxPos) {
+        if (cached < 0 || cached >= prompt.length) throw new IllegalArgumentException("cached prefix must leave at least one prompt token");
+        check(0, prompt, params, vocab, maxPos);
+        return new Run(prompt, cached, params, forced, onText, vocab);
     }
 
     private static void emit(String piece, StringBuilder text, Consumer<String> onText) {

@@ -28,6 +28,15 @@ public final class CompressedCache {
 
     public long bytes() { return 4L * count * dim; }
 
+    void write(java.io.DataOutputStream out) throws java.io.IOException { KvIo.floats(out, data, count * dim); }
+
+    void read(java.io.DataInputStream in, long maxEntries) throws java.io.IOException {
+        float[] a = KvIo.floats(in, -1, maxEntries * dim, "compressed entries");
+        if (a.length % dim != 0) throw new java.io.IOException("compressed entries: " + a.length + " floats is not a multiple of " + dim);
+        data = a.length == 0 ? new float[16 * dim] : a;
+        count = a.length / dim;
+    }
+
     void copyFrom(CompressedCache o) {
         data = Arrays.copyOf(o.data, Math.max(o.data.length, 16 * dim));
         count = o.count;

@@ -49,6 +49,32 @@ public final class CompressorState {
 
     public long bytes() { return 4L * (pendValue.length * 2L + (overlap ? prevValue.length * 2L : 0)); }
 
+    void write(java.io.DataOutputStream out) throws java.io.IOException {
+        out.writeInt(pending);
+        out.writeBoolean(hasPrev);
+        out.writeInt(entries);
+        KvIo.floats(out, pendValue, pendValue.length);
+        KvIo.floats(out, pendGate, pendGate.length);
+        if (overlap) {
+            KvIo.floats(out, prevValue, prevValue.length);
+            KvIo.floats(out, prevGate, prevGate.length);
+        }
+    }
+
+    void read(java.io.DataInputStream in) throws java.io.IOException {
+        pending = in.readInt();
+        if (pending < 0 || pending >= ratio) throw new java.io.IOException("compressor state: " + pending + " pending tokens for ratio " + ratio);
+        hasPrev = in.readBoolean();
+        entries = in.readInt();
+        if (entries < 0) throw new java.io.IOException("compressor state: negative entry count");
+        KvIo.into(in, pendValue, "compressor values");
+        KvIo.into(in, pendGate, "compressor gates");
+        if (overlap) {
+            KvIo.into(in, prevValue, "compressor previous values");
+            KvIo.into(in, prevGate, "compressor previous gates");
+        }
+    }
+
     void copyFrom(CompressorState o) {
         System.arraycopy(o.pendValue, 0, pendValue, 0, pendValue.length);
         System.arraycopy(o.pendGate, 0, pendGate, 0, pendGate.length);

@@ -18,6 +18,23 @@ public final class KvCache {
         return b;
     }
 
+    /** Writes the whole cache (every layer's window, entries and compressor state) to a snapshot stream. */
+    public void write(java.io.DataOutputStream out) throws java.io.IOException {
+        out.writeLong(length);
+        out.writeInt(layers.length);
+        for (LayerCache l : layers) l.write(out);
+    }
+
+    /** Replaces this cache's contents with a snapshot written by {@link #write} for the same model. */
+    public void read(java.io.DataInputStream in) throws java.io.IOException {
+        long n = in.readLong();
+        if (n < 0) throw new java.io.IOException("negative sequence length " + n);
+        int count = in.readInt();
+        if (count != layers.length) throw new java.io.IOException("snapshot has " + count + " layers, the model " + layers.length);
+        for (LayerCache l : layers) l.read(in, n);
+        length = n;
+    }
+
     /** Makes this cache an exact copy of {@code other} (same model), e.g. to fork a session at a prefix. */
     public void copyFrom(KvCache other) {
         if (other.layers.length != layers.length) throw new IllegalArgumentException("caches of different models");

@@ -30,6 +30,35 @@ public final class LayerCache {
         return b;
     }
 
+    void write(java.io.DataOutputStream out) throws java.io.IOException {
+        window.write(out);
+        if (compressed != null) {
+            compressed.write(out);
+            compressor.write(out);
+        }
+        if (indexKeys != null) {
+            indexKeys.write(out);
+            indexCompressor.write(out);
+        }
+    }
+
+    /** Reads what {@link #write} wrote for a sequence of {@code length} tokens, checking entry counts against it. */
+    void read(java.io.DataInputStream in, long length) throws java.io.IOException {
+        window.read(in);
+        if (compressed != null) {
+            compressed.read(in, length / ratio);
+            compressor.read(in);
+            if (compressor.nextPosition() > length || compressed.count() != compressor.entries)
+                throw new java.io.IOException("compressor state does not match a sequence of " + length + " tokens");
+        }
+        if (indexKeys != null) {
+            indexKeys.read(in, length / ratio);
+            indexCompressor.read(in);
+            if (indexCompressor.nextPosition() > length || indexKeys.count() != indexCompressor.entries)
+                throw new java.io.IOException("indexer state does not match a sequence of " + length + " tokens");
+        }
+    }
+
     void copyFrom(LayerCache o) {
         window.copyFrom(o.window);
         if (compressed != null) {

@@ -22,4 +22,8 @@ public final class SlidingWindowCache {
     public long bytes() { return 4L * ring.length; }
 
     void copyFrom(SlidingWindowCache o) { System.arraycopy(o.ring, 0, ring, 0, ring.length); }
+
+    void write(java.io.DataOutputStream out) throws java.io.IOException { KvIo.floats(out, ring, ring.length); }
+
+    void read(java.io.DataInputStream in) throws java.io.IOException { KvIo.into(in, ring, "sliding window"); }
 }

@@ -21,6 +21,7 @@ public final class Model implements AutoCloseable {
     private final Block[] blocks;
     private final Mtp mtp;
     private final RopeTable mainRope, compressRope;
+    private String fingerprint;
 
     private Model(ModelConfig config, Checkpoint checkpoint, Matrix embed, Matrix head, float[] norm,
                   HyperConnection.Head hcHead, Block[] blocks, Mtp mtp, RopeTable mainRope, RopeTable compressRope) {
@@ -119,6 +120,11 @@ public final class Model implements AutoCloseable {
     public ModelConfig config() { return config; }
     public Path dir() { return checkpoint.dir(); }
     public long checkpointBytes() { return checkpoint.fileBytes(); }
+    /** Identifies these weights (see {@link Checkpoint#fingerprint()}); computed once. */
+    public synchronized String fingerprint() {
+        if (fingerprint == null) fingerprint = checkpoint.fingerprint();
+        return fingerprint;
+    }
     public int layers() { return blocks.length; }
     public Block block(int i) { return blocks[i]; }
     public boolean hasMtp() { return mtp != null; }
@@ -173,6 +179,41 @@ public final class Model implements AutoCloseable {
             }
         }
         cache.advance(len);
+        return X;
+    }
+
+    /**
+     * One step for several sequences at once: {@code tokens[b]} (one or more) are appended to {@code caches[b]}.
+     * Layer-outer across the whole batch, so each layer's weights serve every sequence of the step back to
+     * back while they are hot; within a layer the sequences are independent (own cache, own scratch) and run
+     * in parallel on {@code pool} (null: this thread). Each sequence sees exactly the cache a solo forward
+     * would give it, so the result is bit-identical to {@link #forward} per sequence.
+     */
+    public float[][] forwardBatch(int[][] tokens, KvCache[] caches, Scratch[] scratch, int topk, Numerics num,
+                                  java.util.concurrent.ExecutorService pool) {
+        int B = tokens.length, d = config.dim(), width = config.hcMult() * d;
+        float[][] X = new float[B][];
+        float[][] tmp = new float[B][width];
+        long[] start = new long[B];
+        for (int b = 0; b < B; b++) {
+            for (int t : tokens[b]) checkToken(t);
+            start[b] = caches[b].length();
+            X[b] = new float[tokens[b].length * width];
+            float[] e = new float[d];
+            for (int t = 0; t < tokens[b].length; t++) {
+                embed.row(tokens[b][t], e, 0);
+                for (int j = 0; j < config.hcMult(); j++) System.arraycopy(e, 0, X[b], t * width + j * d, d);
+            }
+        }
+        for (int l = 0; l < blocks.length; l++) {
+            int layer = l;
+            Parallel.forEach(pool, B, b -> {
+                LayerCache lc = caches[b].layer(layer);
+                for (int t = 0; t < tokens[b].length; t++)
+                    blocks[layer].forward(X[b], t * width, tokens[b][t], start[b] + t, lc, topk, Observer.NONE, num, scratch[b], tmp[b]);
+            });
+        }
+        for (int b = 0; b < B; b++) caches[b].advance(tokens[b].length);
         return X;
     }
 

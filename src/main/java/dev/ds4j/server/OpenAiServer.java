@@ -105,14 +105,30 @@ public final class OpenAiServer implements AutoCloseable {
 
     private void metrics(Context ctx) {
         Engine.Stats s = engine.stats();
-        ctx.contentType("text/plain; version=0.0.4").result(
-                "# TYPE ds4j_requests_total counter\nds4j_requests_total " + s.requests() + "\n"
-                        + "# TYPE ds4j_requests_active gauge\nds4j_requests_active " + s.active() + "\n"
-                        + "# TYPE ds4j_requests_queued gauge\nds4j_requests_queued " + s.queued() + "\n"
-                        + "# TYPE ds4j_requests_cancelled_total counter\nds4j_requests_cancelled_total " + s.cancelled() + "\n"
-                        + "# TYPE ds4j_requests_failed_total counter\nds4j_requests_failed_total " + s.failed() + "\n"
-                        + "# TYPE ds4j_prompt_tokens_total counter\nds4j_prompt_tokens_total " + s.promptTokens() + "\n"
-                        + "# TYPE ds4j_completion_tokens_total counter\nds4j_completion_tokens_total " + s.completionTokens() + "\n");
+        StringBuilder m = new StringBuilder();
+        metric(m, "requests_total", "counter", s.requests());
+        metric(m, "requests_active", "gauge", s.active());
+        metric(m, "requests_queued", "gauge", s.queued());
+        metric(m, "requests_cancelled_total", "counter", s.cancelled());
+        metric(m, "requests_failed_total", "counter", s.failed());
+        metric(m, "prompt_tokens_total", "counter", s.promptTokens());
+        metric(m, "prompt_tokens_cached_total", "counter", s.cachedTokens());
+        metric(m, "completion_tokens_total", "counter", s.completionTokens());
+        metric(m, "batch_steps_total", "counter", s.steps());
+        metric(m, "batch_step_sequences_total", "counter", s.stepSequences());
+        if (s.prefixCache() != null) {
+            metric(m, "prefix_cache_entries", "gauge", s.prefixCache().entries());
+            metric(m, "prefix_cache_bytes", "gauge", s.prefixCache().bytes());
+            metric(m, "prefix_cache_budget_bytes", "gauge", s.prefixCache().budget());
+            metric(m, "prefix_cache_hits_total", "counter", s.prefixCache().hits());
+            metric(m, "prefix_cache_misses_total", "counter", s.prefixCache().misses());
+            metric(m, "prefix_cache_evictions_total", "counter", s.prefixCache().evictions());
+        }
+        ctx.contentType("text/plain; version=0.0.4").result(m.toString());
+    }
+
+    private static void metric(StringBuilder m, String name, String type, long value) {
+        m.append("# TYPE ds4j_").append(name).append(' ').append(type).append("\nds4j_").append(name).append(' ').append(value).append('\n');
     }
 
     /** The body as JSON; invalid UTF-8 and invalid JSON are 400s, not silently repaired. */

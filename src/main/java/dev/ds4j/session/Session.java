@@ -88,6 +88,43 @@ public final class Session {
         return rows;
     }
 
+    /**
+     * One batched step: feeds {@code tokens[b]} to {@code sessions[b]} for every b in a single layer-outer
+     * pass ({@link Model#forwardBatch}) and returns the logits after each sequence's last token, or null for
+     * sequences where {@code wantLogits[b]} is false (a prefill chunk that is not the prompt's end). The
+     * sessions must be distinct, share one model and options, and run without MTP.
+     */
+    public static float[][] step(Session[] sessions, int[][] tokens, boolean[] wantLogits, java.util.concurrent.ExecutorService pool) {
+        int B = sessions.length;
+        if (B == 0) return new float[0][];
+        Model model = sessions[0].model;
+        Options o = sessions[0].opts;
+        var caches = new dev.ds4j.kv.KvCache[B];
+        var scratch = new Scratch[B];
+        for (int b = 0; b < B; b++) {
+            Session s = sessions[b];
+            if (s.model != model || !s.opts.equals(o)) throw new IllegalArgumentException("a batch needs one model and one set of options");
+            if (s.opts.mtp()) throw new IllegalArgumentException("batched steps run without MTP");
+            if (tokens[b].length == 0) throw new IllegalArgumentException("sequence " + b + " has no tokens this step");
+            caches[b] = s.cache;
+            scratch[b] = s.scratch;
+        }
+        float[][] X = model.forwardBatch(tokens, caches, scratch, o.indexTopk(), o.numerics(), pool);
+        float[][] logits = new float[B][];
+        int vocab = model.config().vocabSize();
+        dev.ds4j.model.Parallel.forEach(pool, B, b -> {
+            Session s = sessions[b];
+            int last = tokens[b].length - 1;
+            System.arraycopy(X[b], last * s.width, s.lastStreams, 0, s.width);
+            s.lastToken = tokens[b][last];
+            if (wantLogits[b]) {
+                logits[b] = new float[vocab];
+                model.logits(X[b], last * s.width, logits[b], new float[model.config().dim()], o.numerics());
+            }
+        });
+        return logits;
+    }
+
     /** Feeds one token and returns the next-token logits. */
     public float[] decode(int token) { return prefill(new int[]{token}, false)[0]; }
 
@@ -123,6 +160,24 @@ public final class Session {
         System.arraycopy(other.lastStreams, 0, lastStreams, 0, width);
         lastToken = other.lastToken;
         mtpLength = other.mtpLength;
+    }
+
+    /** Writes this session's state (cache, last streams, MTP position) to a snapshot stream. */
+    public void write(java.io.DataOutputStream out) throws java.io.IOException {
+        cache.write(out);
+        for (float f : lastStreams) out.writeFloat(f);
+        out.writeInt(lastToken);
+        out.writeLong(mtpLength);
+    }
+
+    /** Replaces this session's state with a snapshot {@link #write} made for the same model and options. */
+    public void read(java.io.DataInputStream in) throws java.io.IOException {
+        cache.read(in);
+        for (int i = 0; i < width; i++) lastStreams[i] = in.readFloat();
+        lastToken = in.readInt();
+        mtpLength = in.readLong();
+        if (lastToken >= model.config().vocabSize() || mtpLength < 0 || mtpLength > cache.length())
+            throw new java.io.IOException("snapshot's last token or MTP position is out of range");
     }
 
     @Override

@@ -99,6 +99,8 @@ class ServerLoadAndBadInputTest {
     void eightStreamingClientsWithRandomDisconnects() throws Exception {
         long baseline = usedHeapAfterGc();
         long failedBefore = tiny.engine.stats().failed();
+        long cacheBefore = tiny.engine.stats().prefixCache().bytes();
+        long stepsBefore = tiny.engine.stats().steps(), seqsBefore = tiny.engine.stats().stepSequences();
         AtomicInteger completed = new AtomicInteger(), disconnected = new AtomicInteger(), serverErrors = new AtomicInteger();
         ExecutorService clients = Executors.newFixedThreadPool(8);
         List<Future<?>> fs = new ArrayList<>();
@@ -142,9 +144,15 @@ class ServerLoadAndBadInputTest {
         assertThat(s.failed()).isEqualTo(failedBefore);
         assertThat(s.cancelled()).as("disconnects cancel their generation").isGreaterThan(0);
         long after = usedHeapAfterGc();
-        System.out.printf("load: %d completed, %d disconnected, %d cancelled; heap %d MB -> %d MB%n",
-                completed.get(), disconnected.get(), s.cancelled(), baseline >> 20, after >> 20);
-        assertThat(after - baseline).as("heap returns to baseline").isLessThan(64L << 20);
+        long cacheGrowth = s.prefixCache().bytes() - cacheBefore;
+        double batch = (double) (s.stepSequences() - seqsBefore) / (s.steps() - stepsBefore);
+        System.out.printf("load: %d completed, %d disconnected, %d cancelled; heap %d MB -> %d MB, of which prefix cache +%d MB; "
+                        + "%.2f sequences per step%n", completed.get(), disconnected.get(), s.cancelled(), baseline >> 20, after >> 20,
+                cacheGrowth >> 20, batch);
+        assertThat(s.prefixCache().bytes()).isLessThanOrEqualTo(s.prefixCache().budget());
+        // Sessions are freed: what stays is the prefix cache, which is bounded by its budget.
+        assertThat(after - baseline - cacheGrowth).as("heap returns to baseline").isLessThan(64L << 20);
+        assertThat(batch).as("concurrent requests share steps").isGreaterThan(2.0);
     }
 
     static long usedHeapAfterGc() throws InterruptedException {
