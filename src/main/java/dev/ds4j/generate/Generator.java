@@ -94,7 +94,7 @@ public final class Generator {
         private int n;
         private Finish finish = Finish.LENGTH;
         private boolean hitEos, done;
-        private long prefillNanos, decodeStart;
+        private long prefillNanos, decodeStart, decodeNanos;
 
         /**
          * @param prompt the whole prompt (penalties see all of it)
@@ -147,6 +147,7 @@ public final class Generator {
 
         private int end() {
             if (!stops.stopped()) emit(stops.accept(decoder.finish()) + stops.flush(), text, onText);
+            decodeNanos = System.nanoTime() - decodeStart;
             done = true;
             return -1;
         }
@@ -159,7 +160,7 @@ public final class Generator {
         public Result result() {
             if (!done) throw new IllegalStateException("generation is not over");
             return new Result(Arrays.copyOf(out, n), text.toString(), finish, hitEos, stops.matched(), prompt.length, cached,
-                    prefillNanos, System.nanoTime() - decodeStart);
+                    prefillNanos, decodeNanos);
         }
     }
 
