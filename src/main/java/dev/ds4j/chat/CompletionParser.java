@@ -105,6 +105,29 @@ public final class CompletionParser {
     /** True once the completion's EOS (or the end of its tool block) has been seen. */
     public boolean isDone() { return state == State.DONE; }
 
+    /**
+     * Ends a completion that was cut short (max_tokens, a stop string): text held back because it might have
+     * begun a marker is released as a last delta, since no marker can follow; an unfinished tool block is
+     * dropped (the caller knows the output was cut). Further feeding is an error.
+     */
+    public List<Delta> cut() {
+        if (failure != null) throw failure;
+        List<Delta> last = new ArrayList<>();
+        if (!pending.isEmpty() && (state == State.REASONING || state == State.CONTENT)) {
+            String text = pending.toString();
+            if (state == State.REASONING) {
+                reasoning.append(text);
+                last.add(new ReasoningDelta(text));
+            } else {
+                content.append(text);
+                last.add(new ContentDelta(text));
+            }
+        }
+        pending.setLength(0);
+        state = State.DONE;
+        return last;
+    }
+
     /** Ends the completion and returns the parsed message, or throws why it is incomplete or malformed. */
     public ParsedCompletion finish() {
         if (failure != null) throw failure;

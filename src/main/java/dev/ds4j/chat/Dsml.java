@@ -11,7 +11,7 @@ import java.util.Map;
  * for and the text the renderer writes. The tag prefix {@code ｜DSML｜} is a control token; everything
  * else in a tag is ordinary text.
  */
-final class Dsml {
+public final class Dsml {
     private Dsml() {}
 
     static final String TOKEN = "｜DSML｜";
@@ -64,6 +64,14 @@ final class Dsml {
             out.text(PyJson.dumps(functions.get(i)));
         }
         out.protocol(TOOLS_TEMPLATE.substring(at + "{tool_schemas}".length()));
+    }
+
+    /**
+     * The text a tool-call block starts with, up to the tool's name (name null: the model chooses it) or
+     * through the invoke tag (name given). Forcing it makes the model call a tool (tool_choice).
+     */
+    public static String toolCallOpener(String name) {
+        return "\n\n<" + TOKEN + "tool_calls>\n" + INVOKE + " name=\"" + (name == null ? "" : name + "\">\n");
     }
 
     /** {@code "\n\n<｜DSML｜tool_calls>\n" + invokes joined by "\n" + "\n</｜DSML｜tool_calls>"} (§2.3). */

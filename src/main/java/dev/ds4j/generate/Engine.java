@@ -63,7 +63,7 @@ public final class Engine implements AutoCloseable {
         boolean isCancelled() { return cancelled.get(); }
     }
 
-    private record Request(Job job, int[] prompt, SamplingParams params, int[] forced, Consumer<String> onText) {}
+    private record Request(Job job, int[] prompt, SamplingParams params, Forcing forcing, Consumer<String> onText) {}
 
     /** A sequence in the batch: its session, its run, and how much of the prompt is in the cache. */
     private static final class Sequence {
@@ -136,6 +136,10 @@ public final class Engine implements AutoCloseable {
     public PrefixCache prefixCache() { return prefixCache; }
 
     public Job submit(int[] prompt, SamplingParams params, int[] forced, Consumer<String> onText) {
+        return submit(prompt, params, Forcing.prefix(forced), onText);
+    }
+
+    public Job submit(int[] prompt, SamplingParams params, Forcing forcing, Consumer<String> onText) {
         Job job = new Job();
         requests.incrementAndGet();
         try {
@@ -149,7 +153,7 @@ public final class Engine implements AutoCloseable {
             job.result.completeExceptionally(new IllegalStateException("engine is closed"));
             return job;
         }
-        queue.add(new Request(job, prompt.clone(), params, forced, onText));
+        queue.add(new Request(job, prompt.clone(), params, forcing == null ? Forcing.NONE : forcing, onText));
         return job;
     }
 
@@ -195,7 +199,7 @@ public final class Engine implements AutoCloseable {
         try {
             Session session = new Session(model, options);
             int cached = prefixCache == null ? 0 : prefixCache.restoreLongest(r.prompt, session);
-            Generator.Run run = generator.start(r.prompt, cached, r.params, r.forced, r.onText, vocabSize(), model.config().maxPositions());
+            Generator.Run run = generator.start(r.prompt, cached, r.params, r.forcing, r.onText, vocabSize(), model.config().maxPositions());
             active.add(new Sequence(r, session, run, cached));
         } catch (RuntimeException e) {
             failed.incrementAndGet();

@@ -55,7 +55,7 @@ public final class Generator {
                            java.util.function.BooleanSupplier cancelled) {
         int vocab = session.model().config().vocabSize();
         check(session.position(), prompt, params, vocab, session.model().config().maxPositions());
-        Run run = new Run(prompt, 0, params, forced, onText, vocab);
+        Run run = new Run(prompt, 0, params, Forcing.prefix(forced), onText, vocab);
         long t0 = System.nanoTime();
         float[][] rows = session.prefill(prompt, false);
         run.prefilled(System.nanoTime() - t0);
@@ -84,7 +84,9 @@ public final class Generator {
         private final int[] prompt;
         private final int cached;
         private final SamplingParams params;
-        private final int[] forced;
+        private final int[] forced, afterTrigger;
+        private final int trigger;
+        private int afterAt = -1; // next index into afterTrigger once the trigger was seen
         private final Consumer<String> onText;
         private final Sampler sampler;
         private final StreamDecoder decoder = tokenizer.newStreamDecoder();
@@ -100,11 +102,13 @@ public final class Generator {
          * @param prompt the whole prompt (penalties see all of it)
          * @param cached how many of its first tokens the session already holds (a reused prefix)
          */
-        Run(int[] prompt, int cached, SamplingParams params, int[] forced, Consumer<String> onText, int vocab) {
+        Run(int[] prompt, int cached, SamplingParams params, Forcing forcing, Consumer<String> onText, int vocab) {
             this.prompt = prompt;
             this.cached = cached;
             this.params = params;
-            this.forced = forced;
+            this.forced = forcing.prefix();
+            this.trigger = forcing.trigger();
+            this.afterTrigger = forcing.afterTrigger();
             this.onText = onText;
             this.sampler = new Sampler(params, vocab, prompt);
             this.stops = new StopMatcher(params.stop());
@@ -126,8 +130,12 @@ public final class Generator {
             if (forced != null && n < forced.length) {
                 token = forced[n];
                 sampler.accept(token);
+            } else if (afterAt >= 0 && afterAt < afterTrigger.length) {
+                token = afterTrigger[afterAt++];
+                sampler.accept(token);
             } else {
                 token = sampler.sample(logits);
+                if (token == trigger && afterAt < 0 && afterTrigger != null) afterAt = 0;
             }
             if (n == out.length) out = Arrays.copyOf(out, Math.min(params.maxTokens(), out.length * 2));
             out[n++] = token;
@@ -165,10 +173,10 @@ public final class Generator {
     }
 
     /** A run over {@code prompt} whose first {@code cached} tokens the caller's session already holds. */
-    public Run start(int[] prompt, int cached, SamplingParams params, int[] forced, Consumer<String> onText, int vocab, long maxPos) {
+    public Run start(int[] prompt, int cached, SamplingParams params, Forcing forcing, Consumer<String> onText, int vocab, long maxPos) {
         if (cached < 0 || cached >= prompt.length) throw new IllegalArgumentException("cached prefix must leave at least one prompt token");
         check(0, prompt, params, vocab, maxPos);
-        return new Run(prompt, cached, params, forced, onText, vocab);
+        return new Run(prompt, cached, params, forcing == null ? Forcing.NONE : forcing, onText, vocab);
     }
 
     private static void emit(String piece, StringBuilder text, Consumer<String> onText) {

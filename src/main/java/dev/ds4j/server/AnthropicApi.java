@@ -48,7 +48,21 @@ final class AnthropicApi {
         } catch (ChatFormatException e) {
             throw ApiException.badRequest(null, "messages (as chat messages): " + e.getMessage());
         }
-        if ("none".equals(r.path("tool_choice").path("type").asText())) tools = List.of();
+        String required = null;
+        JsonNode choice = r.get("tool_choice");
+        if (choice != null && !choice.isNull()) {
+            switch (choice.path("type").asText("")) {
+                case "none" -> tools = List.of();
+                case "auto" -> { }
+                case "any" -> required = "";
+                case "tool" -> {
+                    if (!choice.path("name").isTextual()) throw ApiException.badRequest("tool_choice.name", "tool_choice.name: must be a string");
+                    required = choice.get("name").textValue();
+                }
+                default -> throw ApiException.badRequest("tool_choice.type", "tool_choice.type: must be auto, any, tool or none");
+            }
+        }
+        required = OpenAiServer.checkToolChoice(required, tools, "tool_choice");
         int[] ids = server.promptIds(msgs, tools, null, mode, params);
 
         String id = "msg_" + Ids.hex(24);
@@ -56,7 +70,7 @@ final class AnthropicApi {
         Engine engine = server.engine();
         if (!r.path("stream").asBoolean(false)) {
             Blocks b = new Blocks(null);
-            Generator.Result res = TurnRunner.complete(engine.submit(ids, params, server.forced(r), null), turn, b::accept);
+            Generator.Result res = TurnRunner.complete(engine.submit(ids, params, server.forcing(r, mode, required), null), turn, b::accept);
             b.close();
             ObjectNode o = message(id, ids.length);
             o.set("content", b.content);
@@ -67,7 +81,7 @@ final class AnthropicApi {
             return;
         }
         LinkedBlockingQueue<String> pieces = new LinkedBlockingQueue<>();
-        Engine.Job job = engine.submit(ids, params, server.forced(r), pieces::add);
+        Engine.Job job = engine.submit(ids, params, server.forcing(r, mode, required), pieces::add);
         OutputStream out = OpenAiServer.startSse(ctx);
         Blocks b = new Blocks(out);
         try {

@@ -46,10 +46,18 @@ final class ChatTurn {
         return out;
     }
 
-    /** Ends the turn: the EOS goes to the parser when the model produced one. */
+    /**
+     * Ends the turn. With an EOS the parser checks the completion is whole; without one (max_tokens or a
+     * stop string cut it) text held back at the end is released and an unfinished tool block dropped.
+     */
     List<Delta> finish(boolean eos) {
-        List<Delta> out = eos ? feed(ControlToken.EOS.literal) : new ArrayList<>();
-        if (eos && parseError == null) {
+        if (!eos) {
+            List<Delta> out = new ArrayList<>();
+            if (parseError == null) for (CompletionParser.Delta d : parser.cut()) out.add(convert(d));
+            return out;
+        }
+        List<Delta> out = feed(ControlToken.EOS.literal);
+        if (parseError == null) {
             try {
                 parser.finish();
             } catch (ChatFormatException e) {

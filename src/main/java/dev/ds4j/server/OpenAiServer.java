@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ds4j.chat.ChatFormatException;
+import dev.ds4j.chat.ControlToken;
+import dev.ds4j.chat.Dsml;
 import dev.ds4j.chat.Message;
 import dev.ds4j.chat.MessageReader;
 import dev.ds4j.chat.Prompt;
@@ -11,6 +13,7 @@ import dev.ds4j.chat.PromptRenderer;
 import dev.ds4j.chat.PyJson;
 import dev.ds4j.chat.RenderOptions;
 import dev.ds4j.generate.Engine;
+import dev.ds4j.generate.Forcing;
 import dev.ds4j.generate.Generator;
 import dev.ds4j.generate.SamplingParams;
 import io.javalin.Javalin;
@@ -200,6 +203,28 @@ public final class OpenAiServer implements AutoCloseable {
         return engine.tokenizer().encodeWithAddedTokens(f.textValue());
     }
 
+    /**
+     * What the output must start with: the request's forced output, or for a tool choice that demands a call
+     * ({@code toolChoice} "" = any tool, else the tool's name) the opening of a DSML tool-call block, right
+     * away in chat mode and right after {@code </think>} in thinking mode.
+     */
+    Forcing forcing(JsonNode r, RenderOptions mode, String toolChoice) {
+        int[] f = forced(r);
+        if (f != null || toolChoice == null) return Forcing.prefix(f);
+        int[] opener = engine.tokenizer().encodeWithAddedTokens(Dsml.toolCallOpener(toolChoice.isEmpty() ? null : toolChoice));
+        if (mode.thinkingMode() == RenderOptions.ThinkingMode.CHAT) return Forcing.prefix(opener);
+        return Forcing.after(engine.tokenizer().requireAddedTokenId(ControlToken.THINK_END.literal), opener);
+    }
+
+    /** Checks that a tool choice names a declared tool; "" (any tool) needs at least one. */
+    static String checkToolChoice(String choice, List<JsonNode> tools, String param) {
+        if (choice == null) return null;
+        if (tools.isEmpty()) throw ApiException.badRequest(param, param + ": requires a tool call but the request declares no tools");
+        if (!choice.isEmpty() && tools.stream().noneMatch(t -> choice.equals(t.path("name").asText())))
+            throw ApiException.badRequest(param, param + ": names tool '" + choice + "', which is not among the declared tools");
+        return choice;
+    }
+
     private void chatCompletions(Context ctx) throws IOException {
         JsonNode r = body(ctx);
         checkModel(r);
@@ -208,7 +233,22 @@ public final class OpenAiServer implements AutoCloseable {
         List<Message> messages = MessageReader.messages(r.get("messages"), "messages");
         List<JsonNode> tools = MessageReader.tools(r.get("tools"), "tools");
         JsonNode choice = r.get("tool_choice");
-        if (choice != null && choice.isTextual() && choice.textValue().equals("none")) tools = List.of();
+        String required = null; // null: the model decides; "": some tool; else that tool
+        if (choice != null && !choice.isNull()) {
+            if (choice.isTextual()) {
+                switch (choice.textValue()) {
+                    case "none" -> tools = List.of();
+                    case "auto" -> { }
+                    case "required" -> required = "";
+                    default -> throw ApiException.badRequest("tool_choice", "tool_choice: must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": …}}");
+                }
+            } else if (choice.isObject() && choice.path("function").path("name").isTextual()) {
+                required = choice.path("function").path("name").textValue();
+            } else {
+                throw ApiException.badRequest("tool_choice", "tool_choice: must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": …}}");
+            }
+        }
+        required = checkToolChoice(required, tools, "tool_choice");
         JsonNode rf = r.get("response_format");
         if (rf != null && rf.isObject() && "text".equals(rf.path("type").asText())) rf = null;
         int[] ids = promptIds(messages, tools, rf, mode, params);
@@ -219,7 +259,7 @@ public final class OpenAiServer implements AutoCloseable {
         ChatTurn turn = new ChatTurn(mode.thinkingMode());
 
         if (!stream) {
-            Generator.Result res = TurnRunner.complete(engine.submit(ids, params, forced(r), null), turn, null);
+            Generator.Result res = TurnRunner.complete(engine.submit(ids, params, forcing(r, mode, required), null), turn, null);
             ObjectNode o = PyJson.MAPPER.createObjectNode().put("id", id).put("object", "chat.completion").put("created", created).put("model", modelId);
             ObjectNode c = o.putArray("choices").addObject().put("index", 0);
             ObjectNode msg = c.putObject("message").put("role", "assistant");
@@ -237,12 +277,14 @@ public final class OpenAiServer implements AutoCloseable {
             }
             c.put("finish_reason", finishReason(res, turn));
             usage(o.putObject("usage"), res);
+            // The model's text exactly as generated (special tokens as text, EOS left out), for debugging templates.
+            if (r.path("ds4j_return_raw").asBoolean(false)) o.put("ds4j_raw_output", res.text());
             ctx.json(o);
             return;
         }
 
         LinkedBlockingQueue<String> pieces = new LinkedBlockingQueue<>();
-        Engine.Job job = engine.submit(ids, params, forced(r), pieces::add);
+        Engine.Job job = engine.submit(ids, params, forcing(r, mode, required), pieces::add);
         OutputStream out = startSse(ctx);
         try {
             ObjectNode first = choice();

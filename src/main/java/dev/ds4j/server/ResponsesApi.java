@@ -57,7 +57,15 @@ final class ResponsesApi {
             throw ApiException.badRequest(null, "input (as chat messages): " + e.getMessage());
         }
         JsonNode choice = r.get("tool_choice");
-        if (choice != null && choice.isTextual() && choice.textValue().equals("none")) tools = List.of();
+        String required = null;
+        if (choice != null && !choice.isNull()) {
+            if (choice.isTextual() && choice.textValue().equals("none")) tools = List.of();
+            else if (choice.isTextual() && choice.textValue().equals("required")) required = "";
+            else if (choice.isObject() && "function".equals(choice.path("type").asText()) && choice.path("name").isTextual()) required = choice.get("name").textValue();
+            else if (!(choice.isTextual() && choice.textValue().equals("auto")))
+                throw ApiException.badRequest("tool_choice", "tool_choice: must be none, auto, required or {\"type\": \"function\", \"name\": …}");
+        }
+        required = OpenAiServer.checkToolChoice(required, tools, "tool_choice");
         int[] ids = server.promptIds(msgs, tools, ResponsesInput.responseFormat(r.path("text").get("format")), mode, params);
 
         String id = "resp_" + Ids.hex(24);
@@ -67,12 +75,12 @@ final class ResponsesApi {
         boolean stream = r.path("stream").asBoolean(false);
         if (!stream) {
             Output o = new Output(id, created, r, null);
-            Generator.Result res = TurnRunner.complete(engine.submit(ids, params, server.forced(r), null), turn, o::accept);
+            Generator.Result res = TurnRunner.complete(engine.submit(ids, params, server.forcing(r, mode, required), null), turn, o::accept);
             ctx.json(o.finish(res, turn));
             return;
         }
         LinkedBlockingQueue<String> pieces = new LinkedBlockingQueue<>();
-        Engine.Job job = engine.submit(ids, params, server.forced(r), pieces::add);
+        Engine.Job job = engine.submit(ids, params, server.forcing(r, mode, required), pieces::add);
         OutputStream out = OpenAiServer.startSse(ctx);
         Output o = new Output(id, created, r, out);
         try {

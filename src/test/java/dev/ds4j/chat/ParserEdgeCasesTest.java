@@ -33,6 +33,23 @@ class ParserEdgeCasesTest {
     }
 
     @Test
+    void aCutCompletionReleasesHeldBackTextAndDropsAnUnfinishedBlock() {
+        CompletionParser content = new CompletionParser(CHAT);
+        List<CompletionParser.Delta> d = new ArrayList<>(content.feed("Use a < b and <｜DS"));
+        assertThat(d).containsExactly(new CompletionParser.ContentDelta("Use a < b and <")); // "｜DS" might begin ｜DSML｜
+        assertThat(content.cut()).containsExactly(new CompletionParser.ContentDelta("｜DS"));
+
+        CompletionParser reasoning = new CompletionParser(THINKING);
+        assertThat(reasoning.feed("hmm </thi")).containsExactly(new CompletionParser.ReasoningDelta("hmm "));
+        assertThat(reasoning.cut()).containsExactly(new CompletionParser.ReasoningDelta("</thi"));
+
+        CompletionParser block = new CompletionParser(CHAT);
+        block.feed("Sure.\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n<｜DSML｜param");
+        assertThat(block.cut()).isEmpty();
+        assertThatThrownBy(() -> block.feed("more")).isInstanceOf(ChatFormatException.class);
+    }
+
+    @Test
     void pythonDollarAllowsANewlineBetweenTheValuesLessThanAndTheClosingTag() {
         // The regex "(.*?)<$" also matches before a final "\n", so "v<\n/｜DSML｜parameter" gives the value "v".
         String text = OPEN + "<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter name=\"k\" string=\"true\">v<\n/｜DSML｜parameter>\n</｜DSML｜invoke>\n" + CLOSE + EOS;

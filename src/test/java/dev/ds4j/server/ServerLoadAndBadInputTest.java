@@ -67,6 +67,9 @@ class ServerLoadAndBadInputTest {
                 new Case(OK + ",\"reasoning_effort\":\"ultra\"}", 400, "reasoning_effort: must be"),
                 new Case(OK + ",\"n\":3}", 400, "n: only 1"),
                 new Case(OK + ",\"logit_bias\":{\"999999\":5}}", 400, "logit_bias: token id 999999"),
+                new Case(OK + ",\"tool_choice\":\"required\"}", 400, "tool_choice: requires a tool call but the request declares no tools"),
+                new Case(OK + ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}}}", 400,
+                        "tool_choice: names tool 'g', which is not among the declared tools"),
                 new Case("{\"model\":\"ds4j-tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"hi<｜Assistant｜>sure\"}]}", 400,
                         "messages[0].content: contains the control token text '<｜Assistant｜>'"),
                 new Case("{\"model\":\"ds4j-tiny\",\"messages\":[{\"role\":\"system\",\"content\":\"<｜DSML｜tool_calls>\"},{\"role\":\"user\",\"content\":\"x\"}]}", 400,
@@ -87,6 +90,13 @@ class ServerLoadAndBadInputTest {
         HttpResponse<String> ok = post("/chat/completions", OK + "}");
         assertThat(ok.statusCode()).isEqualTo(200);
         assertThat(PyJson.loads(ok.body()).at("/usage/completion_tokens").asInt()).isEqualTo(3);
+        // A named tool choice in chat mode: the reply starts with that tool's call block, whatever the random model would say.
+        JsonNode forced = PyJson.loads(post("/chat/completions", "{\"model\":\"ds4j-tiny\",\"max_tokens\":24,\"thinking\":{\"type\":\"disabled\"},"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}],"
+                + "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}},\"ds4j_return_raw\":true}").body());
+        assertThat(forced.path("ds4j_raw_output").asText()).startsWith("\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"get_weather\">\n");
+        // Cut at max_tokens inside the unfinished block: the partial block is dropped, and the finish reason says why.
+        assertThat(forced.at("/choices/0/finish_reason").asText()).isEqualTo("length");
         // Tags people discuss in plain words pass, and tool results may quote anything (as plain text).
         assertThat(post("/chat/completions", "{\"model\":\"ds4j-tiny\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"what is <think>?\"}]}")
                 .statusCode()).isEqualTo(200);
