@@ -117,20 +117,7 @@ final class AnthropicInput {
 
     /** Anthropic tools ({name, description, input_schema}) → chat tools. Server tools are refused. */
     static JsonNode tools(JsonNode tools) {
-        if (tools == null || tools.isNull()) return null;
-        if (!tools.isArray()) throw ApiException.badRequest("tools", "tools: must be an array");
-        ArrayNode out = PyJson.MAPPER.createArrayNode();
-        for (int i = 0; i < tools.size(); i++) {
-            JsonNode t = tools.get(i);
-            String type = t.path("type").asText("custom");
-            if (!type.equals("custom"))
-                throw ApiException.badRequest("tools[" + i + "].type", "tools[" + i + "].type: server tool '" + type + "' is not available; define it as a custom tool");
-            ObjectNode f = PyJson.MAPPER.createObjectNode();
-            if (t.has("name")) f.set("name", t.get("name"));
-            if (t.has("description")) f.set("description", t.get("description"));
-            if (t.has("input_schema")) f.set("parameters", t.get("input_schema"));
-            out.addObject().put("type", "function").set("function", f);
-        }
-        return out;
+        return ResponsesInput.chatTools(tools, "custom", "custom", "input_schema",
+                "server tool '%s' is not available; define it as a custom tool");
     }
 }

@@ -107,16 +107,26 @@ final class ResponsesInput {
 
     /** Flat function tools ({type, name, description, parameters}) → chat tools ({type, function: {…}}). */
     static JsonNode tools(JsonNode tools) {
+        return chatTools(tools, "function", "", "parameters", "only function tools are supported, got '%s'");
+    }
+
+    /**
+     * Flat tool objects of another API → chat tools: each needs type {@code wantType} (absent means
+     * {@code defaultType}); name, description and the schema under {@code schemaKey} are carried over.
+     */
+    static JsonNode chatTools(JsonNode tools, String wantType, String defaultType, String schemaKey, String refusal) {
         if (tools == null || tools.isNull()) return null;
         if (!tools.isArray()) throw ApiException.badRequest("tools", "tools: must be an array");
         ArrayNode out = PyJson.MAPPER.createArrayNode();
         for (int i = 0; i < tools.size(); i++) {
             JsonNode t = tools.get(i);
-            String type = t.path("type").asText("");
-            if (!type.equals("function"))
-                throw ApiException.badRequest("tools[" + i + "].type", "tools[" + i + "].type: only function tools are supported, got '" + type + "'");
+            String type = t.path("type").asText(defaultType);
+            if (!type.equals(wantType))
+                throw ApiException.badRequest("tools[" + i + "].type", "tools[" + i + "].type: " + refusal.formatted(type));
             ObjectNode f = PyJson.MAPPER.createObjectNode();
-            for (String k : new String[]{"name", "description", "parameters"}) if (t.has(k)) f.set(k, t.get(k));
+            if (t.has("name")) f.set("name", t.get("name"));
+            if (t.has("description")) f.set("description", t.get("description"));
+            if (t.has(schemaKey)) f.set("parameters", t.get(schemaKey));
             out.addObject().put("type", "function").set("function", f);
         }
         return out;

@@ -117,7 +117,11 @@ class AnthropicClientTest {
         List<ContentBlock> c = second.content();
         assertThat(c.get(c.size() - 1).text().get().text()).isEqualTo("Take an umbrella.");
         // The first turn (thinking, call) and the result are in the second prompt.
-        assertThat(second.usage().inputTokens()).isGreaterThan(first.usage().inputTokens() + 30);
+        // Anthropic counts cache reads apart from input tokens; the second prompt starts with the cached first one.
+        long firstPrompt = first.usage().inputTokens() + first.usage().cacheReadInputTokens().orElse(0L);
+        long secondPrompt = second.usage().inputTokens() + second.usage().cacheReadInputTokens().orElse(0L);
+        assertThat(secondPrompt).isGreaterThan(firstPrompt + 30);
+        assertThat(second.usage().cacheReadInputTokens()).hasValueSatisfying(n -> assertThat(n).isGreaterThanOrEqualTo(firstPrompt - 1));
     }
 
     @Test
