@@ -102,6 +102,28 @@ public final class CompletionParser {
         return out;
     }
 
+    /**
+     * Characters fed but not yet accounted for by a delta or a marker: held back because they may begin
+     * a marker. When a feed throws, its deltas are lost with it, so a caller that salvages a malformed
+     * completion takes the text from (characters fed before that call − this count) on.
+     */
+    public int held() { return pending.length(); }
+
+    /**
+     * For a completion that ends without its EOS (max_tokens, a stop string, cancellation): releases the
+     * held-back text as reasoning or content, whichever is current, since no marker can complete any
+     * more. Inside a tool-call block nothing is released (that block is unfinished). Call it last.
+     */
+    public List<Delta> releaseHeld() {
+        if (failure != null) throw failure;
+        out = new ArrayList<>();
+        if (!pending.isEmpty() && (state == State.REASONING || state == State.CONTENT)) {
+            text(pending.toString());
+            consume(pending.length());
+        }
+        return out;
+    }
+
     /** True once the completion's EOS (or the end of its tool block) has been seen. */
     public boolean isDone() { return state == State.DONE; }
 

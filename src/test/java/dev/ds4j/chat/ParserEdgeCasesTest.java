@@ -113,6 +113,35 @@ class ParserEdgeCasesTest {
         assertThat(all).contains(new CompletionParser.ToolCallStart(0, "f"));
     }
 
+    @Test
+    void aCompletionCutShortReleasesWhatWasHeldBackInTheCurrentChannel() {
+        // "\n\n<｜DS" may begin a tool block and "</th" may begin </think>: both are held until the text ends.
+        CompletionParser c = new CompletionParser(CHAT);
+        assertThat(c.feed("answer\n\n<｜DS")).containsExactly(new CompletionParser.ContentDelta("answer"));
+        assertThat(c.held()).isEqualTo("\n\n<｜DS".length());
+        assertThat(c.releaseHeld()).containsExactly(new CompletionParser.ContentDelta("\n\n<｜DS"));
+        assertThat(c.held()).isZero();
+
+        CompletionParser r = new CompletionParser(THINKING);
+        assertThat(r.feed("hmm </th")).containsExactly(new CompletionParser.ReasoningDelta("hmm "));
+        assertThat(r.releaseHeld()).containsExactly(new CompletionParser.ReasoningDelta("</th"));
+
+        // Inside an unfinished tool block nothing is released as text.
+        CompletionParser t = new CompletionParser(CHAT);
+        t.feed(OPEN + "<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter name=\"k\" string=\"true\">v</｜DSML");
+        assertThat(t.releaseHeld()).isEmpty();
+    }
+
+    @Test
+    void afterAFailedFeedTheUnaccountedTextStartsAtFedMinusHeld() {
+        CompletionParser p = new CompletionParser(CHAT);
+        String before = "fine so far <｜begin";
+        p.feed(before);
+        int accounted = before.length() - p.held();
+        assertThat(before.substring(accounted)).isEqualTo("<｜begin");
+        assertThatThrownBy(() -> p.feed("▁of▁sentence｜> rest")).isInstanceOf(ChatFormatException.class);
+    }
+
     private static void assertRejected(String text, RenderOptions.ThinkingMode mode, String reason) {
         assertThatThrownBy(() -> CompletionParser.parse(text, mode)).isInstanceOf(ChatFormatException.class).hasMessageContaining(reason);
         assertThatThrownBy(() -> StreamingEquivalence.feedInChunks(text, mode, 0)).isInstanceOf(ChatFormatException.class).hasMessageContaining(reason);
