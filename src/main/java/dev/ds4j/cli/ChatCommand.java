@@ -135,7 +135,7 @@ final class ChatCommand implements Callable<Integer> {
             reuse = new PrefixReuse(() -> new Session(m, sessionOptions));
             note("ds4j chat: " + model.toAbsolutePath().normalize().getFileName() + ", " + modeName()
                     + ". /help lists the commands; /exit or end of input quits.");
-            repl(new ChatInput(in, out, terminal, colored));
+            repl(new ChatInput(in, out, terminal, !json, colored));
         }
         return 0;
     }

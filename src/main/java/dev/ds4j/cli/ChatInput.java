@@ -8,8 +8,9 @@ import java.io.UncheckedIOException;
 /**
  * What the user types into {@code ds4j chat}, one entry at a time. An entry is one line, or a
  * multi-line message between triple quotes: a line that starts with {@code """} opens the block and a
- * line that ends with {@code """} closes it; the quotes are not part of the message
- * ({@code """one line"""} works too). A block is always a message, even if it starts with "/".
+ * line that ends with {@code """} closes it. The quotes are not part of the message, and a line holding
+ * only the quotes adds no empty line ({@code """one line"""} works too). A block is always a message,
+ * even if it starts with "/".
  *
  * <p>On a terminal the prompt {@code >>> } (and {@code ... } inside a block) is shown before reading;
  * otherwise (piped input) each line is echoed after the prompt, so stdout reads as a transcript.
@@ -29,13 +30,15 @@ final class ChatInput {
 
     private final BufferedReader in;
     private final PrintStream out;
-    private final boolean interactive;
+    private final boolean interactive, echo;
     private final String promptStyle, reset;
 
-    ChatInput(BufferedReader in, PrintStream out, boolean interactive, boolean color) {
+    /** {@code echo}: on piped input, print each line read after the prompt (off for --json, whose stdout is JSON only). */
+    ChatInput(BufferedReader in, PrintStream out, boolean interactive, boolean echo, boolean color) {
         this.in = in;
         this.out = out;
         this.interactive = interactive;
+        this.echo = echo && !interactive;
         this.promptStyle = color ? Ansi.BOLD : "";
         this.reset = color ? Ansi.RESET : "";
     }
@@ -48,16 +51,18 @@ final class ChatInput {
         String rest = line.substring(QUOTES.length());
         if (rest.length() >= QUOTES.length() && rest.endsWith(QUOTES))
             return new Entry(rest.substring(0, rest.length() - QUOTES.length()), true);
-        StringBuilder text = new StringBuilder(rest);
+        // The quotes' own lines add no empty line: """ + text + """ on three lines is just the text.
+        java.util.List<String> lines = new java.util.ArrayList<>();
+        if (!rest.isEmpty()) lines.add(rest);
         while (true) {
             String more = readLine(CONTINUATION);
             if (more == null) throw new UnclosedBlock();
-            text.append('\n');
             if (more.endsWith(QUOTES)) {
-                text.append(more, 0, more.length() - QUOTES.length());
-                return new Entry(text.toString(), true);
+                String last = more.substring(0, more.length() - QUOTES.length());
+                if (!last.isEmpty()) lines.add(last);
+                return new Entry(String.join("\n", lines), true);
             }
-            text.append(more);
+            lines.add(more);
         }
     }
 
@@ -76,7 +81,7 @@ final class ChatInput {
             if (interactive) out.println(); // leave the terminal on a fresh line after Ctrl-D
             return null;
         }
-        if (!interactive) out.println(prompt + line);
+        if (echo) out.println(prompt + line);
         return line;
     }
 }
