@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
 import static dev.ds4j.chat.RenderOptions.ThinkingMode.CHAT;
 import static dev.ds4j.chat.RenderOptions.ThinkingMode.THINKING;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code ds4j chat} driven through piped stdin over the {@code init --preset tiny} model (random weights,
@@ -260,5 +261,60 @@ class ChatCommandTest {
         CliRunner.Result bad = CliRunner.runWithInput("", "chat", "--model", model.toString(), "--effort", "low");
         assertThat(bad.exit()).isEqualTo(2);
         assertThat(bad.err().strip()).isEqualTo("ds4j: error: --effort: must be high or max, got low");
+    }
+
+    /**
+     * Ctrl-C during a reply stops that reply, not the program. This needs a real SIGINT, so the chat runs in
+     * a child JVM (the test JVM must not receive one); skipped where there is no {@code kill} to send it.
+     */
+    @Test
+    void ctrlCStopsTheReplyAndTheChatGoesOn() throws Exception {
+        Path kill = Path.of("/bin/kill");
+        assumeTrue(java.nio.file.Files.isExecutable(kill), "needs /bin/kill to send SIGINT");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "chat", "--model", model.toString(), "--max-tokens", "100000", "--seed", "1").start();
+        StringBuffer out = new StringBuffer(), err = new StringBuffer();
+        Thread o = drain(p.getInputStream(), out), e = drain(p.getErrorStream(), err);
+        try (var stdin = new java.io.OutputStreamWriter(p.getOutputStream(), java.nio.charset.StandardCharsets.UTF_8)) {
+            stdin.write("hello\n");
+            stdin.flush();
+            String echo = ChatInput.PROMPT + "hello\n";
+            await(p, () -> out.indexOf(echo) >= 0 && out.length() > out.indexOf(echo) + echo.length() + 20, "the reply to start", out, err);
+            assertThat(new ProcessBuilder(kill.toString(), "-INT", Long.toString(p.pid())).start().waitFor()).isZero();
+            await(p, () -> err.indexOf("[turn 1:") >= 0, "the reply to stop", out, err);
+            stdin.write("/nothink\n/exit\n");
+        }
+        assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as("exits").isTrue();
+        o.join();
+        e.join();
+        assertThat(p.exitValue()).as(err.toString()).isZero();
+        assertThat(err.toString()).contains("stopped (Ctrl-C)").contains("chat mode");
+        assertThat(out.toString()).contains(ChatInput.PROMPT + "/exit\n");
+    }
+
+    static Thread drain(java.io.InputStream in, StringBuffer into) {
+        Thread t = new Thread(() -> {
+            try (var r = new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8)) {
+                char[] buf = new char[4096];
+                for (int n; (n = r.read(buf)) > 0; ) into.append(buf, 0, n);
+            } catch (java.io.IOException ignored) {
+                // the child is gone
+            }
+        });
+        t.start();
+        return t;
+    }
+
+    static void await(Process p, java.util.function.BooleanSupplier condition, String what, StringBuffer out, StringBuffer err) throws InterruptedException {
+        long end = System.nanoTime() + 90_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (!p.isAlive()) {
+                Thread.sleep(200); // let the drains finish
+                throw new AssertionError("the chat exited (" + p.exitValue() + ") while waiting for " + what + "\nstdout: " + out + "\nstderr: " + err);
+            }
+            if (System.nanoTime() > end) throw new AssertionError("timed out waiting for " + what + "\nstdout: " + out + "\nstderr: " + err);
+            Thread.sleep(50);
+        }
     }
 }
