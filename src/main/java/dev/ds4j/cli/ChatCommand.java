@@ -240,7 +240,8 @@ final class ChatCommand implements Callable<Integer> {
         };
         Generator.Result result = null;
         long t0 = System.nanoTime(), t1;
-        try (Interrupts ignored = Interrupts.routeTo(cancel)) {
+        Interrupts ctrlC = Interrupts.routeTo(cancel);
+        try {
             try {
                 reuse.feed(ids, ids.length - 1, sessionOptions.chunk(), cancel::get);
             } catch (CancellationException e) {
@@ -256,6 +257,8 @@ final class ChatCommand implements Callable<Integer> {
             } catch (CancellationException e) {
                 reuse.liveUnknown();
             }
+        } finally {
+            ctrlC.close();
         }
         long t2 = System.nanoTime();
         reply.finish(result != null && result.eos());
