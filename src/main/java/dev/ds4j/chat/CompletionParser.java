@@ -102,31 +102,30 @@ public final class CompletionParser {
         return out;
     }
 
-    /** True once the completion's EOS (or the end of its tool block) has been seen. */
-    public boolean isDone() { return state == State.DONE; }
+    /**
+     * Characters fed but not yet accounted for by a delta or a marker: held back because they may begin
+     * a marker. When a feed throws, its deltas are lost with it, so a caller that salvages a malformed
+     * completion takes the text from (characters fed before that call − this count) on.
+     */
+    public int held() { return pending.length(); }
 
     /**
-     * Ends a completion that was cut short (max_tokens, a stop string): text held back because it might have
-     * begun a marker is released as a last delta, since no marker can follow; an unfinished tool block is
-     * dropped (the caller knows the output was cut). Further feeding is an error.
+     * For a completion that ends without its EOS (max_tokens, a stop string, cancellation): releases the
+     * held-back text as reasoning or content, whichever is current, since no marker can complete any
+     * more. Inside a tool-call block nothing is released (that block is unfinished). Call it last.
      */
-    public List<Delta> cut() {
+    public List<Delta> releaseHeld() {
         if (failure != null) throw failure;
-        List<Delta> last = new ArrayList<>();
+        out = new ArrayList<>();
         if (!pending.isEmpty() && (state == State.REASONING || state == State.CONTENT)) {
-            String text = pending.toString();
-            if (state == State.REASONING) {
-                reasoning.append(text);
-                last.add(new ReasoningDelta(text));
-            } else {
-                content.append(text);
-                last.add(new ContentDelta(text));
-            }
+            text(pending.toString());
+            consume(pending.length());
         }
-        pending.setLength(0);
-        state = State.DONE;
-        return last;
+        return out;
     }
+
+    /** True once the completion's EOS (or the end of its tool block) has been seen. */
+    public boolean isDone() { return state == State.DONE; }
 
     /** Ends the completion and returns the parsed message, or throws why it is incomplete or malformed. */
     public ParsedCompletion finish() {

@@ -53,7 +53,7 @@ final class ChatTurn {
     List<Delta> finish(boolean eos) {
         if (!eos) {
             List<Delta> out = new ArrayList<>();
-            if (parseError == null) for (CompletionParser.Delta d : parser.cut()) out.add(convert(d));
+            if (parseError == null) for (CompletionParser.Delta d : parser.releaseHeld()) out.add(convert(d));
             return out;
         }
         List<Delta> out = feed(ControlToken.EOS.literal);

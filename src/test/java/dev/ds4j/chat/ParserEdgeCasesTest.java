@@ -33,23 +33,6 @@ class ParserEdgeCasesTest {
     }
 
     @Test
-    void aCutCompletionReleasesHeldBackTextAndDropsAnUnfinishedBlock() {
-        CompletionParser content = new CompletionParser(CHAT);
-        List<CompletionParser.Delta> d = new ArrayList<>(content.feed("Use a < b and <｜DS"));
-        assertThat(d).containsExactly(new CompletionParser.ContentDelta("Use a < b and <")); // "｜DS" might begin ｜DSML｜
-        assertThat(content.cut()).containsExactly(new CompletionParser.ContentDelta("｜DS"));
-
-        CompletionParser reasoning = new CompletionParser(THINKING);
-        assertThat(reasoning.feed("hmm </thi")).containsExactly(new CompletionParser.ReasoningDelta("hmm "));
-        assertThat(reasoning.cut()).containsExactly(new CompletionParser.ReasoningDelta("</thi"));
-
-        CompletionParser block = new CompletionParser(CHAT);
-        block.feed("Sure.\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n<｜DSML｜param");
-        assertThat(block.cut()).isEmpty();
-        assertThatThrownBy(() -> block.feed("more")).isInstanceOf(ChatFormatException.class);
-    }
-
-    @Test
     void pythonDollarAllowsANewlineBetweenTheValuesLessThanAndTheClosingTag() {
         // The regex "(.*?)<$" also matches before a final "\n", so "v<\n/｜DSML｜parameter" gives the value "v".
         String text = OPEN + "<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter name=\"k\" string=\"true\">v<\n/｜DSML｜parameter>\n</｜DSML｜invoke>\n" + CLOSE + EOS;
@@ -128,6 +111,35 @@ class ParserEdgeCasesTest {
             assertThat(s).doesNotContain("｜").doesNotContain("</");
         }
         assertThat(all).contains(new CompletionParser.ToolCallStart(0, "f"));
+    }
+
+    @Test
+    void aCompletionCutShortReleasesWhatWasHeldBackInTheCurrentChannel() {
+        // "\n\n<｜DS" may begin a tool block and "</th" may begin </think>: both are held until the text ends.
+        CompletionParser c = new CompletionParser(CHAT);
+        assertThat(c.feed("answer\n\n<｜DS")).containsExactly(new CompletionParser.ContentDelta("answer"));
+        assertThat(c.held()).isEqualTo("\n\n<｜DS".length());
+        assertThat(c.releaseHeld()).containsExactly(new CompletionParser.ContentDelta("\n\n<｜DS"));
+        assertThat(c.held()).isZero();
+
+        CompletionParser r = new CompletionParser(THINKING);
+        assertThat(r.feed("hmm </th")).containsExactly(new CompletionParser.ReasoningDelta("hmm "));
+        assertThat(r.releaseHeld()).containsExactly(new CompletionParser.ReasoningDelta("</th"));
+
+        // Inside an unfinished tool block nothing is released as text.
+        CompletionParser t = new CompletionParser(CHAT);
+        t.feed(OPEN + "<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter name=\"k\" string=\"true\">v</｜DSML");
+        assertThat(t.releaseHeld()).isEmpty();
+    }
+
+    @Test
+    void afterAFailedFeedTheUnaccountedTextStartsAtFedMinusHeld() {
+        CompletionParser p = new CompletionParser(CHAT);
+        String before = "fine so far <｜begin";
+        p.feed(before);
+        int accounted = before.length() - p.held();
+        assertThat(before.substring(accounted)).isEqualTo("<｜begin");
+        assertThatThrownBy(() -> p.feed("▁of▁sentence｜> rest")).isInstanceOf(ChatFormatException.class);
     }
 
     private static void assertRejected(String text, RenderOptions.ThinkingMode mode, String reason) {

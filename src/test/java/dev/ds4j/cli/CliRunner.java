@@ -8,6 +8,17 @@ import java.nio.charset.StandardCharsets;
 final class CliRunner {
     record Result(int exit, String out, String err) {}
 
+    /** As {@link #run}, with {@code stdin} as standard input (UTF-8). */
+    static synchronized Result runWithInput(String stdin, String... args) {
+        java.io.InputStream oldIn = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+            return run(args);
+        } finally {
+            System.setIn(oldIn);
+        }
+    }
+
     static synchronized Result run(String... args) {
         PrintStream oldOut = System.out, oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
