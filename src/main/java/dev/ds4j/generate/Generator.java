@@ -53,11 +53,17 @@ public final class Generator {
     /** As above; {@code cancelled} is polled before every step and ends generation with a {@link java.util.concurrent.CancellationException}. */
     public Result generate(Session session, int[] prompt, SamplingParams params, int[] forced, Consumer<String> onText,
                            java.util.function.BooleanSupplier cancelled) {
+        return generate(session, prompt, params, forced, onText, cancelled, null);
+    }
+
+    /** As above; {@code prefillProgress} (if not null) gets the prompt tokens done after each prefill chunk. */
+    public Result generate(Session session, int[] prompt, SamplingParams params, int[] forced, Consumer<String> onText,
+                           java.util.function.BooleanSupplier cancelled, java.util.function.IntConsumer prefillProgress) {
         int vocab = session.model().config().vocabSize();
         check(session.position(), prompt, params, vocab, session.model().config().maxPositions());
         Run run = new Run(prompt, 0, params, Forcing.prefix(forced), onText, vocab);
         long t0 = System.nanoTime();
-        float[][] rows = session.prefill(prompt, false);
+        float[][] rows = session.prefill(prompt, false, prefillProgress);
         run.prefilled(System.nanoTime() - t0);
         int next = run.step(rows[rows.length - 1]);
         while (next >= 0) {

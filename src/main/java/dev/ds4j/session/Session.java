@@ -65,7 +65,10 @@ public final class Session {
     /**
      * Feeds tokens and returns logits: one row per token when {@code allRows}, else just the last row.
      */
-    public float[][] prefill(int[] tokens, boolean allRows) {
+    public float[][] prefill(int[] tokens, boolean allRows) { return prefill(tokens, allRows, null); }
+
+    /** As {@link #prefill(int[], boolean)}; {@code progress} (if not null) gets the tokens done after each chunk. */
+    public float[][] prefill(int[] tokens, boolean allRows, java.util.function.IntConsumer progress) {
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         int vocab = model.config().vocabSize();
         float[][] rows = new float[allRows ? tokens.length : 1][];
@@ -84,6 +87,7 @@ public final class Session {
             }
             System.arraycopy(X, (len - 1) * width, lastStreams, 0, width);
             lastToken = tokens[off + len - 1];
+            if (progress != null) progress.accept(off + len);
         }
         return rows;
     }
