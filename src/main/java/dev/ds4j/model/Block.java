@@ -30,7 +30,8 @@ public final class Block {
     public Attention attention() { return attn; }
     public MoE moe() { return moe; }
 
-    public long bytesPerToken() { return attn.bytesPerToken() + moe.bytesPerToken(); }
+    /** Weight bytes one token reads in this block: both hyper-connections, norms, attention, router and the experts it uses. */
+    public long bytesPerToken() { return hcAttn.bytes() + hcFfn.bytes() + 4L * (attnNorm.length + ffnNorm.length) + attn.bytesPerToken() + moe.bytesPerToken(); }
 
     /**
      * Advances the streams of the token at {@code pos} (X[xOff .. xOff+hc·d)) through this block, in place.

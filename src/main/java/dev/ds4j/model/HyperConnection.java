@@ -15,6 +15,9 @@ public final class HyperConnection {
     private final int hc, d, iters;
     private final float eps, normEps;
 
+    /** Weight bytes read per token (the mixing matrix; base and scale are tiny). */
+    long bytes() { return fn.bytes() + 4L * (base.length + scale.length); }
+
     public HyperConnection(Matrix fn, float[] base, float[] scale, ModelConfig c) {
         this.fn = fn;
         this.base = base;
@@ -108,6 +111,8 @@ public final class HyperConnection {
             this.eps = c.hcEps();
             this.normEps = c.normEps();
         }
+
+        long bytes() { return fn.bytes() + 4L * base.length; }
 
         public void collapse(float[] X, int xOff, float[] out, Numerics num) {
             float r = RmsNorm.rsqrtMeanSquare(X, xOff, hc * d, normEps);

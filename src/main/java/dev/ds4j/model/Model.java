@@ -120,6 +120,8 @@ public final class Model implements AutoCloseable {
     public ModelConfig config() { return config; }
     public Path dir() { return checkpoint.dir(); }
     public long checkpointBytes() { return checkpoint.fileBytes(); }
+    /** Pulls every weight page into the page cache (see {@link Checkpoint#touchAll()}). */
+    public long touchWeights() { return checkpoint.touchAll(); }
     /** Identifies these weights (see {@link Checkpoint#fingerprint()}); computed once. */
     public synchronized String fingerprint() {
         if (fingerprint == null) fingerprint = checkpoint.fingerprint();
@@ -131,6 +133,16 @@ public final class Model implements AutoCloseable {
     public Mtp mtp() { return mtp; }
     public RopeTable mainRope() { return mainRope; }
     public RopeTable compressRope() { return compressRope; }
+
+    /**
+     * Bytes of weights one decoded token reads: its embedding row, every block (attention, router, the
+     * activated and shared experts), the HC head, the final norm and the output head. MTP is not counted.
+     */
+    public long bytesPerToken() {
+        long b = embed.bytes() / embed.rows() + head.bytes() + 4L * norm.length + hcHead.bytes();
+        for (Block blk : blocks) b += blk.bytesPerToken();
+        return b;
+    }
 
     /** A fresh, empty cache for one sequence (plus one for the MTP block when present). */
     public KvCache newCache() {
