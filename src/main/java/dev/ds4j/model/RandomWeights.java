@@ -37,7 +37,8 @@ final class RandomWeights {
 
         Source(SplittableRandom rnd) { this.rnd = rnd; }
 
-        abstract float normal(double mean, double std);
+        /** Fills v[0..n) with N(mean, std) draws; a loop per kind of source keeps the draw inlined. */
+        abstract void normals(float[] v, int n, double mean, double std);
 
         /**
          * One stream for the whole checkpoint with Box–Muller normals: how the committed references and the tiny
@@ -46,9 +47,11 @@ final class RandomWeights {
         static Source sequential(long seed) {
             return new Source(new SplittableRandom(seed)) {
                 @Override
-                float normal(double mean, double std) {
-                    double u1 = rnd.nextDouble(), u2 = rnd.nextDouble();
-                    return (float) (mean + std * Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2));
+                void normals(float[] v, int n, double mean, double std) {
+                    for (int i = 0; i < n; i++) {
+                        double u1 = rnd.nextDouble(), u2 = rnd.nextDouble();
+                        v[i] = (float) (mean + std * Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2));
+                    }
                 }
             };
         }
@@ -61,7 +64,9 @@ final class RandomWeights {
             long s = mix(mix(seed ^ 0x9E3779B97F4A7C15L * (p.specIndex() + 1L)) ^ 0xC2B2AE3D27D4EB4FL * (p.index() + 1L));
             return new Source(new SplittableRandom(s)) {
                 @Override
-                float normal(double mean, double std) { return (float) (mean + std * rnd.nextGaussian()); }
+                void normals(float[] v, int n, double mean, double std) {
+                    for (int i = 0; i < n; i++) v[i] = (float) (mean + std * rnd.nextGaussian());
+                }
             };
         }
 
@@ -159,7 +164,7 @@ final class RandomWeights {
     private static float[] normal(Source src, int n, double mean, double std) {
         float[] v = SCRATCH.get();
         if (v.length < n) SCRATCH.set(v = new float[n]);
-        for (int i = 0; i < n; i++) v[i] = src.normal(mean, std);
+        src.normals(v, n, mean, std);
         return v;
     }
 
@@ -188,13 +193,32 @@ final class RandomWeights {
             for (int k = 0; k < 32; k++) amax = Math.max(amax, Math.abs(w[r * cols + b * 32 + k]));
             int e = Formats.ceilLog2(amax / 6f);
             scale[r * blocks + b] = Formats.e8m0Encode(e);
+            float inv = Math.scalb(1f, -e);   // e >= -126, so 2^-e is a normal float and w · 2^-e equals scalb(w, -e)
             for (int k = 0; k < 32; k += 2) {
-                int lo = Formats.e2m1Encode(Math.scalb(w[r * cols + b * 32 + k], -e));
-                int hi = Formats.e2m1Encode(Math.scalb(w[r * cols + b * 32 + k + 1], -e));
+                int lo = e2m1Code(w[r * cols + b * 32 + k] * inv);
+                int hi = e2m1Code(w[r * cols + b * 32 + k + 1] * inv);
                 q[r * cols / 2 + b * 16 + k / 2] = (byte) (lo | hi << 4);
             }
         }
         return new Data(q, scale);
+    }
+
+    private static final int MID_025 = Float.floatToRawIntBits(0.25f), MID_075 = Float.floatToRawIntBits(0.75f),
+            MID_125 = Float.floatToRawIntBits(1.25f), MID_175 = Float.floatToRawIntBits(1.75f), MID_25 = Float.floatToRawIntBits(2.5f),
+            MID_35 = Float.floatToRawIntBits(3.5f), MID_5 = Float.floatToRawIntBits(5f);
+
+    /**
+     * {@link Formats#e2m1Encode} without branches, for finite inputs: FP4 experts are 95% of a Flash-shaped
+     * checkpoint, and on random data every branch of the rounding mispredicts (measured 8.6 → 2.8 ns per value).
+     * The magnitude's bits are compared with those of the grid's midpoints (bits of non-negative floats order as
+     * ints); a tie goes to the even code, so it counts at 0.75, 1.75 and 3.5 and not at 0.25, 1.25, 2.5 and 5.
+     * The sign bit is kept, so −0.1 gives negative zero, as e2m1Encode does. A test compares the two.
+     */
+    static int e2m1Code(float x) {
+        int bits = Float.floatToRawIntBits(x), a = bits & 0x7FFFFFFF;
+        int idx = ((MID_025 - a) >>> 31) + ((MID_125 - a) >>> 31) + ((MID_25 - a) >>> 31) + ((MID_5 - a) >>> 31)
+                + 3 - ((a - MID_075) >>> 31) - ((a - MID_175) >>> 31) - ((a - MID_35) >>> 31);
+        return (bits >>> 31) << 3 | idx;
     }
 
     private static byte[] bf16(float[] v, int n) {
