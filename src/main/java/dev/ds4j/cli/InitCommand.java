@@ -32,7 +32,7 @@ final class InitCommand implements Callable<Integer> {
     @Option(names = "--preset", defaultValue = "tiny", paramLabel = "tiny|flash-shape", description = {
             "tiny: 4 layers (sliding, CSA, HCA), hidden 256, the real 129,280-token vocabulary, FP8 + FP4 experts, MTP (144 MB, seconds)",
             "flash-shape: V4-Flash's real dimensions (hidden 4096, 64 heads, 256 FP4 experts of 2048, 6 active) in its first "
-                    + "4 layers (sliding, sliding, CSA, HCA; 3 hash-routed) plus MTP: 20.0 GB in 5 shards, minutes; for speed work"})
+                    + "4 layers (sliding, sliding, CSA, HCA; 3 hash-routed) plus MTP: 20.0 GB in 6 shards, about 4 minutes on 2 cores; for speed work"})
     String preset;
 
     @Option(names = "--seed", defaultValue = "1", description = "random seed for the weights (default 1)")

@@ -1,6 +1,7 @@
 package dev.ds4j.model;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ds4j.session.Session;
 import dev.ds4j.tensor.Formats;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,5 +53,19 @@ class RandomWeightsTest {
         long[] seen = {0};
         CheckpointLayout.write(tmp, c, CheckpointLayout.Options.parallel(1, 0.05, true, 1_000_000, 2).withProgress(n -> seen[0] += n));
         assertThat(seen[0]).isEqualTo(CheckpointLayout.dataBytes(c, true)).isPositive();
+    }
+
+    @Test
+    void aSmallShardedCheckpointFromTheParallelPathLoadsAndRuns() throws Exception {
+        ObjectNode c = CheckpointBytesTest.config(CheckpointBytesTest.reference("pro-like-fp8"));
+        CheckpointLayout.write(tmp, c, CheckpointLayout.Options.parallel(3, 0.05, true, 1_000_000, 2));
+        assertThat(CheckpointBytesTest.checkpointFiles(tmp)).hasSizeGreaterThan(4).contains("model.safetensors.index.json");
+        try (Model m = Model.load(tmp)) {
+            assertThat(m.hasMtp()).isTrue();
+            Session s = new Session(m, Session.Options.defaults().withMtp(true));
+            float[][] logits = s.prefill(GeneratedCheckpointTest.tokens(20, m.config().vocabSize(), 1), true);
+            for (float v : logits[19]) assertThat(v).isFinite();
+            for (float v : s.draft(5)) assertThat(v).isFinite();
+        }
     }
 }
