@@ -120,7 +120,10 @@ final class InitCommand implements Callable<Integer> {
                 if (partial.interrupted) throw new IllegalStateException("interrupted");
                 progress.accept(n);
             });
-        } catch (IOException | RuntimeException | Error e) {
+        } catch (Error e) {
+            partial.delete();
+            throw e;
+        } catch (IOException | RuntimeException e) {
             partial.delete();
             throw new IllegalStateException("writing " + dir + " failed (" + (e.getMessage() == null ? e : e.getMessage())
                     + "); the partial output was deleted", e);

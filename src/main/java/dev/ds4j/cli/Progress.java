@@ -88,6 +88,7 @@ final class Progress implements LongConsumer, AutoCloseable {
      * Whether file descriptor 2 is a terminal. System.console() only looks at stdin and stdout, which are often
      * redirected while stderr still shows on the terminal (ds4j generate ... > out.txt).
      */
+    @SuppressWarnings("restricted")   // isatty is a pure query; ./ds4j enables native access
     static boolean stderrIsTerminal() {
         try {
             Linker linker = Linker.nativeLinker();
