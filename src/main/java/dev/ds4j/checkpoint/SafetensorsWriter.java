@@ -4,20 +4,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Writes safetensors files. Tensors without data are left as holes (zeros in a sparse file), which makes
- * multi-GB shape-only checkpoints cheap to create for load-time tests. Writes to a temporary file and
- * renames, so a crash never leaves a half-written checkpoint under the final name.
+ * Writes safetensors files whose tensors are already in heap. Tensors without data are left as holes (zeros
+ * in a sparse file), which makes multi-GB shape-only checkpoints cheap to create for load-time tests. Large
+ * checkpoints are generated straight into a {@link SafetensorsStream} instead.
  */
 public final class SafetensorsWriter {
     private SafetensorsWriter() {}
@@ -32,6 +27,21 @@ public final class SafetensorsWriter {
     }
 
     public static void write(Path path, List<Entry> tensors, Map<String, String> metadata) throws IOException {
+        for (Entry e : tensors)
+            if (e.data() != null && e.data().length != e.bytes())
+                throw new IllegalArgumentException(e.name() + ": " + e.data().length + " data bytes for " + e.dtype() + " shape needing " + e.bytes());
+        try (SafetensorsStream out = SafetensorsStream.create(path.toAbsolutePath().getParent(),
+                List.of(new SafetensorsStream.File(path.getFileName().toString(), tensors)), metadata, null)) {
+            for (Entry e : tensors) {
+                if (e.data() != null) out.write(e.data());
+                else out.skip(e.bytes());
+            }
+            out.finish();
+        }
+    }
+
+    /** The JSON header, space-padded so that the data section starts 8-byte aligned. */
+    static byte[] header(List<Entry> tensors, Map<String, String> metadata) {
         ObjectMapper json = new ObjectMapper();
         ObjectNode header = json.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
@@ -40,8 +50,6 @@ public final class SafetensorsWriter {
         }
         long offset = 0;
         for (Entry e : tensors) {
-            if (e.data() != null && e.data().length != e.bytes())
-                throw new IllegalArgumentException(e.name() + ": " + e.data().length + " data bytes for " + e.dtype() + " shape needing " + e.bytes());
             ObjectNode t = header.putObject(e.name());
             t.put("dtype", e.dtype().name());
             var shape = t.putArray("shape");
@@ -49,29 +57,16 @@ public final class SafetensorsWriter {
             t.putArray("data_offsets").add(offset).add(offset + e.bytes());
             offset += e.bytes();
         }
-        byte[] hb = json.writeValueAsBytes(header);
-        int pad = (8 - hb.length % 8) % 8;                 // keep the data section 8-byte aligned
+        byte[] hb;
+        try {
+            hb = json.writeValueAsBytes(header);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+        int pad = (8 - hb.length % 8) % 8;
         byte[] padded = new byte[hb.length + pad];
         System.arraycopy(hb, 0, padded, 0, hb.length);
         for (int i = hb.length; i < padded.length; i++) padded[i] = ' ';
-        Path tmp = path.resolveSibling(path.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length).flip();
-            ch.write(len, 0);
-            ch.write(ByteBuffer.wrap(padded), 8);
-            long base = 8 + padded.length, pos = 0;
-            for (Entry e : tensors) {
-                if (e.data() != null) {
-                    ByteBuffer b = ByteBuffer.wrap(e.data());
-                    long at = base + pos;
-                    while (b.hasRemaining()) at += ch.write(b, at);
-                }
-                pos += e.bytes();
-            }
-            // Extend to full size; unwritten ranges stay holes in the sparse file.
-            if (ch.size() < base + pos) ch.write(ByteBuffer.wrap(new byte[1]), base + pos - 1);
-        }
-        Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        return padded;
     }
-
 }

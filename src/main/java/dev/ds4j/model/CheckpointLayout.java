@@ -3,25 +3,32 @@ package dev.ds4j.model;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ds4j.checkpoint.Checkpoint;
-import dev.ds4j.checkpoint.DType;
+import dev.ds4j.checkpoint.SafetensorsStream;
 import dev.ds4j.checkpoint.SafetensorsWriter;
-import dev.ds4j.tensor.Formats;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.LongConsumer;
 
 /**
  * Writes checkpoints in the official DeepSeek-V4 layout (names, dtypes, FP8 128×128 block scales, packed FP4
- * experts with per-32 scales, §7) for a given config: with random weights drawn as the golden models were,
- * or as all-zero sparse files (shape-only checkpoints for load tests). Optionally sharded with an index.
+ * experts with per-32 scales, §7) for a given config: with random weights ({@link RandomWeights}), or as
+ * all-zero sparse files (shape-only checkpoints for load tests). Optionally sharded with an index. Tensors
+ * are streamed into the files, so the size of a checkpoint is bounded by the disk, not the heap.
  */
 public final class CheckpointLayout {
     private CheckpointLayout() {}
@@ -113,139 +120,198 @@ public final class CheckpointLayout {
         out.add(new Spec(f + "shared_experts.w3", Role.LINEAR_FP8, I, d));
     }
 
+    /** How random numbers are drawn (see {@link RandomWeights.Source}). */
+    public enum Streams {
+        /** One stream through the whole checkpoint, on one thread: the bytes of the committed references and the tiny preset. */
+        SEQUENTIAL,
+        /** A stream per piece of a tensor, so all cores can generate; the bytes do not depend on the thread count. */
+        PER_PIECE
+    }
+
     /**
-     * Writes {@code config} and its weights to {@code dir}. {@code std} is the std of linear weights;
-     * {@code shards} > 1 writes model-0000k-of-0000n.safetensors plus the index.
+     * How to write a checkpoint. {@code shards} > 1 splits the tensor list into that many files of equal tensor
+     * count (how the committed references were split); {@code maxShardBytes} > 0 instead starts a new file before
+     * a tensor that would take the current one past that size, as the official shards (~3.5 GB each) are cut.
+     * {@code progress} (may be null) receives the data bytes of each write.
+     */
+    public record Options(Fill fill, long seed, double std, boolean withMtp, Streams streams, int shards, long maxShardBytes,
+                          int threads, LongConsumer progress) {
+        public Options {
+            if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+            if (streams == Streams.SEQUENTIAL && threads != 1) throw new IllegalArgumentException("one sequential stream cannot use " + threads + " threads");
+        }
+
+        public static Options sequential(Fill fill, long seed, double std, boolean withMtp, int shards) {
+            return new Options(fill, seed, std, withMtp, Streams.SEQUENTIAL, shards, 0, 1, null);
+        }
+
+        public static Options parallel(long seed, double std, boolean withMtp, long maxShardBytes, int threads) {
+            return new Options(Fill.RANDOM, seed, std, withMtp, Streams.PER_PIECE, 1, maxShardBytes, threads, null);
+        }
+
+        public Options withProgress(LongConsumer p) {
+            return new Options(fill, seed, std, withMtp, streams, shards, maxShardBytes, threads, p);
+        }
+    }
+
+    /**
+     * Writes {@code config} and its weights to {@code dir} from one sequential stream (see {@link Options}).
+     * {@code std} is the std of linear weights; {@code shards} > 1 writes model-0000k-of-0000n.safetensors plus the index.
      */
     public static void write(Path dir, ObjectNode config, Fill fill, long seed, double std, boolean withMtp, int shards) throws IOException {
+        write(dir, config, Options.sequential(fill, seed, std, withMtp, shards));
+    }
+
+    /**
+     * Writes {@code config} and its weights to {@code dir}, tensor by tensor straight into the safetensors files:
+     * the heap holds a few pieces of at most {@link RandomWeights#PIECE_ELEMENTS} elements, whatever the size.
+     */
+    public static void write(Path dir, ObjectNode config, Options o) throws IOException {
         ModelConfig c = ModelConfig.parse(config);
         Files.createDirectories(dir);
         new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), config);
-        SplittableRandom rnd = new SplittableRandom(seed);
+        List<Spec> specs = specs(c, o.withMtp());
+        List<List<SafetensorsWriter.Entry>> bySpec = new ArrayList<>();
+        for (Spec s : specs) bySpec.add(RandomWeights.entries(s, c));
+        List<SafetensorsStream.File> files = shard(bySpec, o);
+        try (SafetensorsStream out = SafetensorsStream.create(dir, files, Map.of("format", "pt"), o.progress())) {
+            if (o.fill() == Fill.ZEROS) writeZeros(out, specs, bySpec);
+            else if (o.streams() == Streams.SEQUENTIAL) writeSequential(out, c, specs, o);
+            else writeParallel(out, c, specs, o);
+            out.finish();
+        }
+        if (files.size() > 1) writeIndex(dir, files);
+    }
+
+    /** Bytes of the tensor data a checkpoint for {@code config} holds (the files add a header of a few MB at most). */
+    public static long dataBytes(ObjectNode config, boolean withMtp) {
+        ModelConfig c = ModelConfig.parse(config);
+        long n = 0;
+        for (Spec s : specs(c, withMtp)) for (SafetensorsWriter.Entry e : RandomWeights.entries(s, c)) n += e.bytes();
+        return n;
+    }
+
+    private static List<SafetensorsStream.File> shard(List<List<SafetensorsWriter.Entry>> bySpec, Options o) {
         List<SafetensorsWriter.Entry> all = new ArrayList<>();
-        for (Spec s : specs(c, withMtp)) emit(all, s, c, fill, rnd, std);
-        if (shards <= 1) {
-            SafetensorsWriter.write(dir.resolve(Checkpoint.SINGLE), all, Map.of("format", "pt"));
-            return;
+        bySpec.forEach(all::addAll);
+        List<List<SafetensorsWriter.Entry>> parts = new ArrayList<>();
+        if (o.maxShardBytes() > 0) {
+            // Whole specs only, so that a weight and its scale share a file.
+            List<SafetensorsWriter.Entry> cur = new ArrayList<>();
+            long bytes = 0;
+            for (List<SafetensorsWriter.Entry> group : bySpec) {
+                long g = group.stream().mapToLong(SafetensorsWriter.Entry::bytes).sum();
+                if (!cur.isEmpty() && bytes + g > o.maxShardBytes()) {
+                    parts.add(cur);
+                    cur = new ArrayList<>();
+                    bytes = 0;
+                }
+                cur.addAll(group);
+                bytes += g;
+            }
+            parts.add(cur);
+        } else if (o.shards() > 1) {
+            int per = (all.size() + o.shards() - 1) / o.shards();
+            for (int k = 0; k < o.shards(); k++)
+                parts.add(all.subList(Math.min(all.size(), k * per), Math.min(all.size(), (k + 1) * per)));
+        } else {
+            parts.add(all);
         }
+        if (parts.size() == 1) return List.of(new SafetensorsStream.File(Checkpoint.SINGLE, parts.getFirst()));
+        List<SafetensorsStream.File> files = new ArrayList<>();
+        for (int k = 0; k < parts.size(); k++)
+            files.add(new SafetensorsStream.File(String.format("model-%05d-of-%05d.safetensors", k + 1, parts.size()), parts.get(k)));
+        return files;
+    }
+
+    private static void writeIndex(Path dir, List<SafetensorsStream.File> files) throws IOException {
         Map<String, String> weightMap = new LinkedHashMap<>();
-        int per = (all.size() + shards - 1) / shards;
-        for (int k = 0; k < shards; k++) {
-            List<SafetensorsWriter.Entry> part = all.subList(Math.min(all.size(), k * per), Math.min(all.size(), (k + 1) * per));
-            String name = String.format("model-%05d-of-%05d.safetensors", k + 1, shards);
-            SafetensorsWriter.write(dir.resolve(name), part, Map.of("format", "pt"));
-            for (var e : part) weightMap.put(e.name(), name);
-        }
+        long total = 0;
+        for (SafetensorsStream.File f : files)
+            for (SafetensorsWriter.Entry e : f.entries()) {
+                weightMap.put(e.name(), f.name());
+                total += e.bytes();
+            }
         ObjectNode index = new ObjectMapper().createObjectNode();
-        index.putObject("metadata").put("total_size", all.stream().mapToLong(SafetensorsWriter.Entry::bytes).sum());
+        index.putObject("metadata").put("total_size", total);
         ObjectNode wm = index.putObject("weight_map");
         weightMap.forEach(wm::put);
         new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(dir.resolve(Checkpoint.INDEX).toFile(), index);
     }
 
-    private static void emit(List<SafetensorsWriter.Entry> out, Spec s, ModelConfig c, Fill fill, SplittableRandom rnd, double std) {
-        boolean zeros = fill == Fill.ZEROS;
-        int rows = s.rows(), cols = s.cols();
-        switch (s.role()) {
-            case LINEAR_FP8 -> linear(out, s.name(), rows, cols, c.fp8Weights() ? DType.F8_E4M3 : DType.BF16, zeros, rnd, std);
-            case EXPERT -> {
-                DType dt = !c.fp8Weights() ? DType.BF16 : c.expertDtype().equals("fp4") ? DType.I8 : DType.F8_E4M3;
-                linear(out, s.name(), rows, cols, dt, zeros, rnd, std);
-            }
-            case LINEAR_BF16 -> linear(out, s.name(), rows, cols, DType.BF16, zeros, rnd, std);
-            case NORM -> {
-                float[] v = null;
-                if (!zeros) {
-                    v = normal(rnd, cols, 0, 0.2);
-                    for (int i = 0; i < v.length; i++) v[i] += 1f;
+    /** Holes everywhere except HC scales, which are 1 so that a zero checkpoint still runs. */
+    private static void writeZeros(SafetensorsStream out, List<Spec> specs, List<List<SafetensorsWriter.Entry>> bySpec) throws IOException {
+        for (int i = 0; i < specs.size(); i++)
+            for (SafetensorsWriter.Entry e : bySpec.get(i)) {
+                if (specs.get(i).role() != Role.HC_SCALE) {
+                    out.skip(e.bytes());
+                    continue;
                 }
-                out.add(new SafetensorsWriter.Entry(s.name(), DType.BF16, s.shape(), zeros ? null : bf16(v)));
+                ByteBuffer ones = ByteBuffer.allocate((int) e.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+                while (ones.hasRemaining()) ones.putFloat(1f);
+                out.write(ones.flip());
             }
-            case HC_FN -> out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, s.shape(), zeros ? null : f32(normal(rnd, s.elements(), 0, std))));
-            case HC_BASE, SINK, APE -> out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, s.shape(), zeros ? null : f32(normal(rnd, s.elements(), 0, 0.5))));
-            case HC_SCALE -> {
-                float[] v = new float[cols];
-                for (int i = 0; i < cols; i++) v[i] = zeros ? 1f : (float) (1 + rnd.nextDouble());
-                out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, s.shape(), f32(v)));
-            }
-            case BIAS -> out.add(new SafetensorsWriter.Entry(s.name(), DType.F32, s.shape(), zeros ? null : f32(normal(rnd, cols, 0, 0.1))));
-            case TID2EID -> {
-                ByteBuffer b = ByteBuffer.allocate(8 * rows * cols).order(ByteOrder.LITTLE_ENDIAN);
-                for (int r = 0; r < rows; r++) {
-                    int[] perm = rnd.ints(0, c.nRoutedExperts()).distinct().limit(cols).toArray();
-                    for (int id : perm) b.putLong(id);
+    }
+
+    private static void writeSequential(SafetensorsStream out, ModelConfig c, List<Spec> specs, Options o) throws IOException {
+        RandomWeights.Source src = RandomWeights.Source.sequential(o.seed());
+        Emitter em = new Emitter(out);
+        for (int i = 0; i < specs.size(); i++)
+            for (RandomWeights.Piece p : RandomWeights.pieces(i, specs.get(i), c)) em.emit(p, RandomWeights.generate(p, c, src, o.std()));
+    }
+
+    /** Workers generate pieces ahead, in order, while this thread writes them; at most two pieces per thread wait. */
+    private static void writeParallel(SafetensorsStream out, ModelConfig c, List<Spec> specs, Options o) throws IOException {
+        List<RandomWeights.Piece> pieces = new ArrayList<>();
+        for (int i = 0; i < specs.size(); i++) pieces.addAll(RandomWeights.pieces(i, specs.get(i), c));
+        ExecutorService pool = Executors.newFixedThreadPool(o.threads(), r -> {
+            Thread t = new Thread(r, "ds4j-weights");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            Emitter em = new Emitter(out);
+            ArrayDeque<Future<RandomWeights.Data>> ahead = new ArrayDeque<>();
+            int next = 0, depth = 2 * o.threads();
+            for (RandomWeights.Piece p : pieces) {
+                while (ahead.size() < depth && next < pieces.size()) {
+                    RandomWeights.Piece q = pieces.get(next++);
+                    ahead.add(pool.submit(() -> RandomWeights.generate(q, c, RandomWeights.Source.forPiece(o.seed(), q), o.std())));
                 }
-                out.add(new SafetensorsWriter.Entry(s.name(), DType.I64, s.shape(), b.array()));
+                em.emit(p, await(ahead.poll()));
             }
+        } finally {
+            pool.shutdownNow();
         }
     }
 
-    /** A weight in the requested storage, quantised as DeepSeek's converter does (pow-2 scales, RNE). */
-    private static void linear(List<SafetensorsWriter.Entry> out, String name, int rows, int cols, DType dt, boolean zeros,
-                               SplittableRandom rnd, double std) {
-        switch (dt) {
-            case BF16 -> out.add(new SafetensorsWriter.Entry(name + ".weight", DType.BF16, new long[]{rows, cols}, zeros ? null : bf16(normal(rnd, (long) rows * cols, 0, std))));
-            case F8_E4M3 -> {
-                int sr = (rows + 127) / 128, sc = (cols + 127) / 128;
-                byte[] q = zeros ? null : new byte[rows * cols], scale = new byte[sr * sc];
-                if (!zeros) {
-                    float[] w = normal(rnd, (long) rows * cols, 0, std);
-                    for (int br = 0; br < sr; br++) for (int bc = 0; bc < sc; bc++) {
-                        float amax = 1e-4f;
-                        for (int r = br * 128; r < Math.min(rows, br * 128 + 128); r++)
-                            for (int k = bc * 128; k < Math.min(cols, bc * 128 + 128); k++) amax = Math.max(amax, Math.abs(w[r * cols + k]));
-                        int e = Formats.ceilLog2(amax / 448f);
-                        scale[br * sc + bc] = Formats.e8m0Encode(e);
-                        for (int r = br * 128; r < Math.min(rows, br * 128 + 128); r++)
-                            for (int k = bc * 128; k < Math.min(cols, bc * 128 + 128); k++) q[r * cols + k] = Formats.e4m3Encode(Math.scalb(w[r * cols + k], -e));
-                    }
-                }
-                out.add(new SafetensorsWriter.Entry(name + ".weight", DType.F8_E4M3, new long[]{rows, cols}, q));
-                out.add(new SafetensorsWriter.Entry(name + ".scale", DType.F8_E8M0, new long[]{sr, sc}, zeros ? null : scale));
-            }
-            case I8 -> {
-                int blocks = cols / 32;
-                byte[] q = zeros ? null : new byte[rows * cols / 2], scale = zeros ? null : new byte[rows * blocks];
-                if (!zeros) {
-                    float[] w = normal(rnd, (long) rows * cols, 0, std);
-                    for (int r = 0; r < rows; r++) for (int b = 0; b < blocks; b++) {
-                        float amax = 6f * Float.MIN_NORMAL;
-                        for (int k = 0; k < 32; k++) amax = Math.max(amax, Math.abs(w[r * cols + b * 32 + k]));
-                        int e = Formats.ceilLog2(amax / 6f);
-                        scale[r * blocks + b] = Formats.e8m0Encode(e);
-                        for (int k = 0; k < 32; k += 2) {
-                            int lo = Formats.e2m1Encode(Math.scalb(w[r * cols + b * 32 + k], -e));
-                            int hi = Formats.e2m1Encode(Math.scalb(w[r * cols + b * 32 + k + 1], -e));
-                            q[r * cols / 2 + b * 16 + k / 2] = (byte) (lo | hi << 4);
-                        }
-                    }
-                }
-                out.add(new SafetensorsWriter.Entry(name + ".weight", DType.I8, new long[]{rows, cols / 2}, q));
-                out.add(new SafetensorsWriter.Entry(name + ".scale", DType.F8_E8M0, new long[]{rows, blocks}, scale));
-            }
-            default -> throw new IllegalArgumentException("no linear layout for " + dt);
+    private static RandomWeights.Data await(Future<RandomWeights.Data> f) throws IOException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while writing the checkpoint");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error err) throw err;
+            throw new IOException(e.getCause());
         }
     }
 
-    private static float[] normal(SplittableRandom rnd, long n, double mean, double std) {
-        float[] v = new float[Math.toIntExact(n)];
-        for (int i = 0; i < v.length; i++) {
-            // Box–Muller, so the stream of values depends only on the seed.
-            double u1 = rnd.nextDouble(), u2 = rnd.nextDouble();
-            v[i] = (float) (mean + std * Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2));
+    /** Writes each piece's weight rows, and a tensor's scale (gathered from its pieces) right after its last piece. */
+    private static final class Emitter {
+        private final SafetensorsStream out;
+        private final ByteArrayOutputStream scale = new ByteArrayOutputStream();
+
+        Emitter(SafetensorsStream out) { this.out = out; }
+
+        void emit(RandomWeights.Piece p, RandomWeights.Data d) throws IOException {
+            out.write(d.weight());
+            if (d.scale() != null) scale.writeBytes(d.scale());
+            if (p.last() && scale.size() > 0) {
+                out.write(scale.toByteArray());
+                scale.reset();
+            }
         }
-        return v;
-    }
-
-    private static byte[] bf16(float[] v) {
-        ByteBuffer b = ByteBuffer.allocate(2 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (float x : v) b.putShort(Formats.floatToBf16(x));
-        return b.array();
-    }
-
-    private static byte[] f32(float[] v) {
-        ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (float x : v) b.putFloat(x);
-        return b.array();
     }
 }

@@ -26,6 +26,27 @@ public final class Presets {
         return c;
     }
 
+    /**
+     * V4-Flash cut to its first four layers plus its MTP block: every dimension is Flash's (ARCHITECTURE §1.1:
+     * hidden 4096, 64 heads of 512 with 64 rope dims, q LoRA 1024, 8 output groups of rank 1024, window 128,
+     * indexer 64 × 128 with top-512, 256 routed experts of 2048 with 6 active plus 1 shared, hc 4, vocabulary
+     * 129,280, FP8 e4m3 [128, 128] ue8m0 with FP4 experts). The schedule is the first four entries of Flash's
+     * (§1.2: sliding, sliding, CSA, HCA) and its MTP entry 0; with Flash's 3 hash layers, layers 0–2 are
+     * hash-routed and layer 3 and the MTP block use the biased router. About 20 GB: tensors are the real
+     * ones of §7.2, so memory traffic per token is that of the real model's layers.
+     */
+    public static ObjectNode flashShape() {
+        ObjectNode c = common();
+        c.put("vocab_size", 129280).put("hidden_size", 4096).put("num_hidden_layers", 4);
+        var r = c.putArray("compress_ratios");
+        for (int x : new int[]{0, 0, 4, 128, 0}) r.add(x);
+        c.put("num_attention_heads", 64).put("head_dim", 512).put("qk_rope_head_dim", 64).put("q_lora_rank", 1024)
+                .put("o_groups", 8).put("o_lora_rank", 1024).put("sliding_window", 128).put("index_n_heads", 64)
+                .put("index_head_dim", 128).put("index_topk", 512).put("n_routed_experts", 256).put("num_experts_per_tok", 6)
+                .put("moe_intermediate_size", 2048).put("num_hash_layers", 3);
+        return c;
+    }
+
     private static ObjectNode common() {
         ObjectNode c = new ObjectMapper().createObjectNode();
         c.putArray("architectures").add("DeepseekV4ForCausalLM");
