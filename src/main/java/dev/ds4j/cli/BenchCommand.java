@@ -44,12 +44,10 @@ final class BenchCommand implements Callable<Integer> {
             System.err.printf("weights: %.2f GB paged in (%.1f s)%n", touched / 1e9, (System.nanoTime() - t0) / 1e9);
             double bw = BandwidthProbe.measure(probeMb << 20, threads, 5);
             System.err.printf("bandwidth probe: %.2f GB/s read (%d threads, %d MB buffer, best of 5)%n", bw / 1e9, threads, probeMb);
-            long startPrefill = System.nanoTime();
-            Bench.Result r = Bench.run(m, Session.Options.defaults().withNumerics(num), prompt, decode, seed, bw, done -> {
-                double s = (System.nanoTime() - startPrefill) / 1e9;
-                System.err.printf("\rprefill %d/%d tokens, %.1f s, %.1f tok/s   ", done, prompt, s, done / s);
-            });
-            System.err.println();
+            Bench.Result r;
+            try (Progress bar = Progress.tokens("prefill", prompt)) {
+                r = Bench.run(m, Session.Options.defaults().withNumerics(num), prompt, decode, seed, bw, bar.cumulative());
+            }
             if (json) {
                 ObjectNode o = PyJson.MAPPER.createObjectNode();
                 o.put("model", model.toString()).put("numerics", numerics).put("threads", threads);

@@ -243,7 +243,14 @@ final class ChatCommand implements Callable<Integer> {
         Interrupts ctrlC = Interrupts.routeTo(cancel);
         try {
             try {
-                reuse.feed(ids, ids.length - 1, sessionOptions.chunk(), cancel::get);
+                int toFeed = ids.length - 1 - reused;
+                if (toFeed >= Progress.PREFILL_BAR_MIN_TOKENS) {
+                    try (Progress bar = Progress.tokens("prefill", toFeed)) {
+                        reuse.feed(ids, ids.length - 1, sessionOptions.chunk(), cancel::get, bar);
+                    }
+                } else {
+                    reuse.feed(ids, ids.length - 1, sessionOptions.chunk(), cancel::get);
+                }
             } catch (CancellationException e) {
                 turn--;
                 note("stopped before the reply began; the message was not sent");

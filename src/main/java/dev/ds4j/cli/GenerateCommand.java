@@ -79,7 +79,17 @@ final class GenerateCommand implements Callable<Integer> {
         try (Model m = Model.load(model)) {
             Session session = new Session(m, Session.Options.defaults().withNumerics(num));
             Generator gen = new Generator(tok);
-            Generator.Result r = gen.generate(session, ids, params, null, json ? null : s -> { out.print(s); out.flush(); });
+            Progress bar = ids.length >= Progress.PREFILL_BAR_MIN_TOKENS ? Progress.tokens("prefill", ids.length) : null;
+            Generator.Result r;
+            try {
+                r = gen.generate(session, ids, params, null, json ? null : s -> {
+                    if (bar != null) bar.close(); // idempotent: the first text ends the prefill
+                    out.print(s);
+                    out.flush();
+                }, null, bar == null ? null : bar.cumulative());
+            } finally {
+                if (bar != null) bar.close();
+            }
             if (!json) {
                 out.println();
                 System.err.printf("[%d prompt + %d generated tokens, %s; prefill %.1f tok/s, decode %.2f tok/s]%n",

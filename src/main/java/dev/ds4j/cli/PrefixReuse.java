@@ -60,12 +60,16 @@ final class PrefixReuse {
      * Feeds {@code prompt[held .. end)} to the live session in chunks of {@code chunk} tokens, polling
      * {@code cancelled} before each; what was fed before a cancellation stays known.
      */
-    void feed(int[] prompt, int end, int chunk, BooleanSupplier cancelled) {
+    void feed(int[] prompt, int end, int chunk, BooleanSupplier cancelled) { feed(prompt, end, chunk, cancelled, null); }
+
+    /** As above; {@code progress} (if not null) gets the tokens fed by each chunk. */
+    void feed(int[] prompt, int end, int chunk, BooleanSupplier cancelled, java.util.function.LongConsumer progress) {
         int at = liveHeld.length;
         while (at < end) {
             if (cancelled.getAsBoolean()) throw new CancellationException("prefill cancelled");
             int to = Math.min(end, at + chunk);
             live.prefill(Arrays.copyOfRange(prompt, at, to), false);
+            if (progress != null) progress.accept(to - at);
             at = to;
             liveHeld = Arrays.copyOf(prompt, at);
         }

@@ -29,6 +29,7 @@ final class Progress implements LongConsumer, AutoCloseable {
     private final PrintStream err;
     private final long startNanos = System.nanoTime();
     private long done, lastLineNanos = startNanos;
+    private boolean closed;
 
     private Progress(String task, long total, String unit, long unitSize, boolean bar, String barUnit, long barUnitSize, PrintStream err) {
         this.task = task;
@@ -49,6 +50,23 @@ final class Progress implements LongConsumer, AutoCloseable {
         return new Progress(task, total, "GB", 1_000_000_000L, !quiet && stderrIsTerminal(), "MB", 1_000_000L, System.err);
     }
 
+    /** Prompts shorter than this prefill in a moment; longer ones get a bar. */
+    static final int PREFILL_BAR_MIN_TOKENS = 1024;
+
+    /** Progress in tokens (prefills). */
+    static Progress tokens(String task, long total) {
+        return new Progress(task, total, "k tokens", 1000, stderrIsTerminal(), "tok", 1, System.err);
+    }
+
+    /** Adapts a counter of tokens done so far (what Session.prefill reports) to this progress. */
+    java.util.function.IntConsumer cumulative() {
+        long[] last = {0};
+        return doneSoFar -> {
+            accept(doneSoFar - last[0]);
+            last[0] = doneSoFar;
+        };
+    }
+
     /** Progress in plain lines on {@code err} whatever it is connected to (tests, logs). */
     static Progress lines(String task, long total, String unit, long unitSize, PrintStream err) {
         return new Progress(task, total, unit, unitSize, false, unit, unitSize, err);
@@ -56,6 +74,7 @@ final class Progress implements LongConsumer, AutoCloseable {
 
     @Override
     public void accept(long n) {
+        if (closed) return;
         done += n;
         if (bar != null) {
             bar.stepBy(n);
@@ -79,7 +98,10 @@ final class Progress implements LongConsumer, AutoCloseable {
     }
 
     @Override
+    /** Ends the display; calling it again does nothing. */
     public void close() {
+        if (closed) return;
+        closed = true;
         if (bar != null) bar.close();
         else if (done > 0) err.println(line(System.nanoTime()));
     }

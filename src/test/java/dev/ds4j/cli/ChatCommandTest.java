@@ -317,4 +317,15 @@ class ChatCommandTest {
             Thread.sleep(50);
         }
     }
+
+    @Test
+    void longPromptsShowPrefillProgressAndShortOnesDoNot() {
+        String longPrompt = "word ".repeat(Progress.PREFILL_BAR_MIN_TOKENS + 50);
+        CliRunner.Result r = CliRunner.run("generate", "--model", model.toString(), "--prompt", longPrompt, "--max-tokens", "1");
+        assertThat(r.exit()).as(r.err()).isZero();
+        // Not a terminal here, so plain lines: at least the final one, at 100%.
+        assertThat(r.err()).containsPattern("prefill: [\\d.]+ / [\\d.]+ k tokens \\(100%\\)");
+        CliRunner.Result shortOne = CliRunner.run("generate", "--model", model.toString(), "--prompt", "hi", "--max-tokens", "1");
+        assertThat(shortOne.err()).doesNotContain("prefill:");
+    }
 }
