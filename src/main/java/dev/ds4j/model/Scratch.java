@@ -8,7 +8,7 @@ public final class Scratch {
     final float[] x, collapsed, sub, post, comb, mix;
     final float[] qr, q, kv, entry, indexEntry, compTmp, o, z, lin;
     final float[] indexQ, indexW, cos, sin;
-    /** One cache entry decoded from the cache's layout: an attention key (= value) and an indexer key. */
+    /** Cache entries decoded from the cache's layout: one attention key (= value), four indexer keys. */
     final float[] key, indexKey;
     /** Per head: 1 / softmax denominator. */
     final float[] headInv;
@@ -38,7 +38,7 @@ public final class Scratch {
         indexQ = new float[c.indexHeads() * c.indexHeadDim()];
         indexW = new float[c.indexHeads()];
         key = new float[hd];
-        indexKey = new float[c.indexHeadDim()];
+        indexKey = new float[4 * c.indexHeadDim()];
         headInv = new float[c.nHeads()];
         cos = new float[c.ropeDim() / 2];
         sin = new float[c.ropeDim() / 2];
