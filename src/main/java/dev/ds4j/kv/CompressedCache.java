@@ -1,44 +1,72 @@
 package dev.ds4j.kv;
 
-import java.util.Arrays;
-
-/** Append-only compressed entries of one layer (main KV entries or indexer keys), entry j at j·dim. */
+/**
+ * Append-only compressed entries of one layer (main KV entries or indexer keys), entry j decoded on read.
+ * Storage grows in chunks (see {@link EntryStore}), never by copying what it holds.
+ */
 public final class CompressedCache {
     private final int dim;
-    private float[] data;
+    private final EntryStore store;
     private int count;
 
-    public CompressedCache(int dim) {
-        this.dim = dim;
-        this.data = new float[16 * dim];
+    CompressedCache(EntryFormat format) {
+        this.dim = format.dim;
+        this.store = new EntryStore(format);
     }
 
     public int dim() { return dim; }
     public int count() { return count; }
-    public float[] data() { return data; }
+    /** Bytes of one stored entry in this cache's layout. */
+    public int entryBytes() { return store.format.bytes; }
 
     public void append(float[] src, int srcOff) {
-        if ((count + 1) * (long) dim > data.length) data = Arrays.copyOf(data, Math.max(data.length * 2, (count + 1) * dim));
-        System.arraycopy(src, srcOff, data, count * dim, dim);
+        store.ensure(count + 1);
+        store.put(count, src, srcOff);
         count++;
     }
 
-    /** Drops entries j ≥ n (used when a session rewinds to a shorter prefix). */
+    /** Decodes entry j (< count) into dst[dstOff .. dstOff+dim). */
+    public void get(int j, float[] dst, int dstOff) {
+        if (j >= count) throw new IndexOutOfBoundsException("entry " + j + " of " + count);
+        store.get(j, dst, dstOff);
+    }
+
+    /** Drops entries j ≥ n. */
     public void truncate(int n) { count = Math.min(count, n); }
 
-    public long bytes() { return 4L * count * dim; }
+    /** Bytes of the entries held. */
+    public long usedBytes() { return (long) count * store.format.bytes; }
 
-    void write(java.io.DataOutputStream out) throws java.io.IOException { KvIo.floats(out, data, count * dim); }
+    /** Bytes allocated: the entries plus the unused tail of the last chunk. */
+    public long bytes() { return store.allocatedBytes(); }
+
+    void write(java.io.DataOutputStream out) throws java.io.IOException {
+        out.writeInt(count);
+        store.write(out, count);
+    }
 
     void read(java.io.DataInputStream in, long maxEntries) throws java.io.IOException {
-        float[] a = KvIo.floats(in, -1, maxEntries * dim, "compressed entries");
-        if (a.length % dim != 0) throw new java.io.IOException("compressed entries: " + a.length + " floats is not a multiple of " + dim);
-        data = a.length == 0 ? new float[16 * dim] : a;
-        count = a.length / dim;
+        int n = in.readInt();
+        if (n < 0 || n > maxEntries) throw new java.io.IOException("compressed entries: snapshot holds " + n + ", expected at most " + maxEntries);
+        store.clear();
+        store.read(in, n);
+        count = n;
     }
 
     void copyFrom(CompressedCache o) {
-        data = Arrays.copyOf(o.data, Math.max(o.data.length, 16 * dim));
+        store.copyFrom(o.store, o.count);
         count = o.count;
+    }
+
+    void clear() {
+        store.clear();
+        count = 0;
+    }
+
+    void fillSynthetic(int n, java.util.SplittableRandom rng) {
+        store.clear();
+        store.ensure(n);
+        store.random(0, n, rng);
+        count = n;
     }
 }

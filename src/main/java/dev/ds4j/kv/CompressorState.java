@@ -47,7 +47,13 @@ public final class CompressorState {
     /** The absolute position the next token fed to this compressor must have. */
     public long nextPosition() { return (long) entries * ratio + pending; }
 
-    public long bytes() { return 4L * (pendValue.length * 2L + (overlap ? prevValue.length * 2L : 0)); }
+    public long bytes() { return bytes(ratio, half, overlap); }
+
+    /** Bytes of the state of a compressor of this shape (fp32 values and gates, as the official state). */
+    static long bytes(int ratio, int dim, boolean overlap) {
+        long width = overlap ? 2L * dim : dim;
+        return 4L * (2 * ratio * width + (overlap ? 2L * ratio * dim : 0));
+    }
 
     void write(java.io.DataOutputStream out) throws java.io.IOException {
         out.writeInt(pending);
@@ -72,6 +78,28 @@ public final class CompressorState {
         if (overlap) {
             KvIo.into(in, prevValue, "compressor previous values");
             KvIo.into(in, prevGate, "compressor previous gates");
+        }
+    }
+
+    /**
+     * The state after {@code length} tokens with random pending values and gates: as many entries emitted as
+     * the length implies, {@code length mod ratio} tokens pending, and (overlap) a previous window whose gates
+     * are finite once an entry exists.
+     */
+    void fillSynthetic(long length, java.util.SplittableRandom rng) {
+        reset();
+        entries = Math.toIntExact(length / ratio);
+        pending = (int) (length % ratio);
+        for (int i = 0; i < pending * width; i++) {
+            pendValue[i] = (float) rng.nextDouble(-1, 1);
+            pendGate[i] = (float) rng.nextDouble(-1, 1);
+        }
+        if (overlap && entries > 0) {
+            hasPrev = true;
+            for (int i = 0; i < prevValue.length; i++) {
+                prevValue[i] = (float) rng.nextDouble(-1, 1);
+                prevGate[i] = (float) rng.nextDouble(-1, 1);
+            }
         }
     }
 

@@ -3,27 +3,40 @@ package dev.ds4j.kv;
 /** The last {@code window} key/value vectors of one layer as a ring: position p lives in slot p mod window. */
 public final class SlidingWindowCache {
     private final int window, dim;
-    private final float[] ring;
+    private final EntryStore ring;
 
-    public SlidingWindowCache(int window, int dim) {
+    SlidingWindowCache(int window, EntryFormat format) {
         this.window = window;
-        this.dim = dim;
-        this.ring = new float[window * dim];
+        this.dim = format.dim;
+        this.ring = EntryStore.fixed(format, window);
     }
 
     public int window() { return window; }
     public int dim() { return dim; }
-    public float[] data() { return ring; }
-    /** Offset in {@link #data()} of the entry for absolute position {@code pos}. */
-    public int offset(long pos) { return (int) (pos % window) * dim; }
+    /** Bytes of one stored entry in this cache's layout. */
+    public int entryBytes() { return ring.format.bytes; }
 
-    public void put(long pos, float[] src, int srcOff) { System.arraycopy(src, srcOff, ring, offset(pos), dim); }
+    /** Stores the entry of absolute position {@code pos} (src[srcOff .. srcOff+dim)), replacing pos − window. */
+    public void put(long pos, float[] src, int srcOff) { ring.put(slot(pos), src, srcOff); }
 
-    public long bytes() { return 4L * ring.length; }
+    /** Decodes the entry of absolute position {@code pos}, which must still be in the window, into dst. */
+    public void get(long pos, float[] dst, int dstOff) { ring.get(slot(pos), dst, dstOff); }
 
-    void copyFrom(SlidingWindowCache o) { System.arraycopy(o.ring, 0, ring, 0, ring.length); }
+    private int slot(long pos) { return (int) (pos % window); }
 
-    void write(java.io.DataOutputStream out) throws java.io.IOException { KvIo.floats(out, ring, ring.length); }
+    public long bytes() { return ring.allocatedBytes(); }
 
-    void read(java.io.DataInputStream in) throws java.io.IOException { KvIo.into(in, ring, "sliding window"); }
+    void copyFrom(SlidingWindowCache o) { ring.copyFrom(o.ring, window); }
+
+    void clear() { ring.clear(); }
+
+    /** Random entries for the last min(window, length) positions of a sequence of {@code length} tokens. */
+    void fillSynthetic(long length, java.util.SplittableRandom rng) {
+        ring.clear();
+        ring.random(0, (int) Math.min(window, length), rng);
+    }
+
+    void write(java.io.DataOutputStream out) throws java.io.IOException { ring.write(out, window); }
+
+    void read(java.io.DataInputStream in) throws java.io.IOException { ring.read(in, window); }
 }

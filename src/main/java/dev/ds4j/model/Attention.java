@@ -98,39 +98,42 @@ public final class Attention {
             obs.indexPicks(layer, pos, picks, k, scores, visible);
         }
 
-        // One softmax per head over window keys (in position order), compressed keys and the sink.
+        // One softmax per head over window keys (in position order), compressed keys and the sink. Keys are
+        // decoded from the cache's layout once per pass and shared by all heads; each head's sums still run
+        // in key order, so the result does not depend on the layout or on this loop nesting.
         long first = Math.max(0, pos - window + 1);
         int nWin = (int) (pos - first + 1);
-        float[] sc = s.attnScores(nWin + nPicked);
-        float[] ring = cache.window.data();
-        float[] comp = cache.compressed != null ? cache.compressed.data() : null;
-        float[] o = s.o;
+        int n = nWin + nPicked;
+        float[] sc = s.attnScores(heads * n);      // [head][key]: logits, then the probabilities used in P·V
+        float[] key = s.key, o = s.o;
+        for (int i = 0; i < n; i++) {
+            loadKey(cache, i, nWin, first, picks, key);
+            for (int h = 0; h < heads; h++) sc[h * n + i] = dot(q, h * headDim, key, 0, headDim) * softmaxScale;
+        }
+        for (int h = 0; h < heads; h++) {
+            int row = h * n;
+            float max = sink[h];
+            for (int i = 0; i < n; i++) max = Math.max(max, sc[row + i]);
+            float denom = (float) Math.exp(sink[h] - max);
+            for (int i = 0; i < n; i++) {
+                float p = (float) Math.exp(sc[row + i] - max);
+                denom += p;
+                sc[row + i] = num.act(p);      // official: BF16 probabilities in P·V, fp32 denominator
+            }
+            s.headInv[h] = 1f / denom;
+        }
+        java.util.Arrays.fill(o, 0, heads * headDim, 0f);
+        for (int i = 0; i < n; i++) {
+            loadKey(cache, i, nWin, first, picks, key);
+            for (int h = 0; h < heads; h++) {
+                float pv = sc[h * n + i];
+                int qOff = h * headDim;
+                for (int c = 0; c < headDim; c++) o[qOff + c] += pv * key[c];
+            }
+        }
         for (int h = 0; h < heads; h++) {
             int qOff = h * headDim;
-            float max = sink[h];
-            for (int i = 0; i < nWin; i++) {
-                sc[i] = dot(q, qOff, ring, cache.window.offset(first + i), headDim) * softmaxScale;
-                max = Math.max(max, sc[i]);
-            }
-            for (int i = 0; i < nPicked; i++) {
-                int j = picks != null ? picks[i] : i;
-                sc[nWin + i] = dot(q, qOff, comp, j * headDim, headDim) * softmaxScale;
-                max = Math.max(max, sc[nWin + i]);
-            }
-            int n = nWin + nPicked;
-            float denom = (float) Math.exp(sink[h] - max);
-            java.util.Arrays.fill(o, qOff, qOff + headDim, 0f);
-            for (int i = 0; i < n; i++) {
-                float p = (float) Math.exp(sc[i] - max);
-                denom += p;
-                float pv = num.act(p);     // official: BF16 probabilities in P·V, fp32 denominator
-                int kOff;
-                float[] src;
-                if (i < nWin) { src = ring; kOff = cache.window.offset(first + i); }
-                else { src = comp; kOff = (picks != null ? picks[i - nWin] : i - nWin) * headDim; }
-                for (int c = 0; c < headDim; c++) o[qOff + c] += pv * src[kOff + c];
-            }
-            float inv = 1f / denom;
+            float inv = s.headInv[h];
             for (int c = 0; c < headDim; c++) o[qOff + c] = num.act(o[qOff + c] * inv);
             rope.apply(o, qOff, headDim, s.cos, s.sin, true, num);
         }
@@ -140,6 +143,12 @@ public final class Attention {
         for (int g = 0; g < groups; g++) woA.matvec(o, g * groupWidth, s.z, g * oLora, (g + 1) * oLora);
         num.act(s.z, 0, s.z.length);
         num.linear(woB, s.z, 0, out, s.lin);
+    }
+
+    /** Key i of the softmax: window position first+i for i < nWin, then the picked (or every) compressed entry. */
+    private static void loadKey(LayerCache cache, int i, int nWin, long first, int[] picks, float[] key) {
+        if (i < nWin) cache.window.get(first + i, key, 0);
+        else cache.compressed.get(picks != null ? picks[i - nWin] : i - nWin, key, 0);
     }
 
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {

@@ -3,6 +3,7 @@ package dev.ds4j.model;
 import dev.ds4j.checkpoint.Checkpoint;
 import dev.ds4j.checkpoint.CheckpointException;
 import dev.ds4j.kv.KvCache;
+import dev.ds4j.kv.KvLayout;
 import dev.ds4j.kv.LayerCache;
 import dev.ds4j.tensor.Matrix;
 
@@ -144,15 +145,18 @@ public final class Model implements AutoCloseable {
         return b;
     }
 
-    /** A fresh, empty cache for one sequence (plus one for the MTP block when present). */
-    public KvCache newCache() {
-        int n = blocks.length + (mtp != null ? 1 : 0);
-        LayerCache[] layers = new LayerCache[n];
-        for (int i = 0; i < n; i++) {
-            int ratio = i < blocks.length ? blocks[i].attn.ratio() : mtp.block.attn.ratio();
-            layers[i] = new LayerCache(ratio, config.window(), config.headDim(), config.indexHeadDim());
-        }
-        return new KvCache(layers);
+    /**
+     * A fresh, empty cache for one sequence (plus one layer for the MTP block when present), storing its
+     * entries in {@code layout}: {@link KvLayout#COMPACT} needs official numerics (see {@link KvLayout}).
+     */
+    public KvCache newCache(KvLayout layout) { return new KvCache(cacheSpec(config, mtp != null, layout)); }
+
+    /** The cache shape of a model of this config, with or without the MTP block's layer; no checkpoint needed. */
+    public static KvCache.Spec cacheSpec(ModelConfig c, boolean withMtp, KvLayout layout) {
+        int n = c.nLayers() + (withMtp ? 1 : 0);
+        int[] ratios = new int[n];
+        for (int i = 0; i < n; i++) ratios[i] = i < c.compressRatios().length ? c.compressRatio(i) : 0;
+        return new KvCache.Spec(ratios, c.nLayers(), c.window(), c.headDim(), c.ropeDim(), c.indexHeadDim(), layout);
     }
 
     void embedding(int token, float[] out) {

@@ -8,6 +8,10 @@ public final class Scratch {
     final float[] x, collapsed, sub, post, comb, mix;
     final float[] qr, q, kv, entry, indexEntry, compTmp, o, z, lin;
     final float[] indexQ, indexW, cos, sin;
+    /** Cache entries decoded from the cache's layout: one attention key (= value), four indexer keys. */
+    final float[] key, indexKey;
+    /** Per head: 1 / softmax denominator. */
+    final float[] headInv;
     final float[] routerLogits, routerScores, selScores, gate, up, expertOut, moeAcc;
     final int[] experts;
     float[] indexScores = new float[64], attnScores = new float[256];
@@ -33,6 +37,9 @@ public final class Scratch {
         lin = new float[Math.max(maxCols, c.nHeads() * hd)];
         indexQ = new float[c.indexHeads() * c.indexHeadDim()];
         indexW = new float[c.indexHeads()];
+        key = new float[hd];
+        indexKey = new float[4 * c.indexHeadDim()];
+        headInv = new float[c.nHeads()];
         cos = new float[c.ropeDim() / 2];
         sin = new float[c.ropeDim() / 2];
         routerLogits = new float[c.nRoutedExperts()];

@@ -27,7 +27,7 @@ import java.util.Map;
  */
 public final class PrefixCache {
     private static final String MAGIC = "DS4J-KV-SNAPSHOT";
-    private static final int VERSION = 1;
+    private static final int VERSION = 2;   // 2: KV entries as raw bytes of the cache's layout (named in the stream)
 
     private record Entry(int[] tokens, Session state) {
         long bytes() { return state.cacheBytes() + 4L * tokens.length; }

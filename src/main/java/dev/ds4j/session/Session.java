@@ -1,6 +1,7 @@
 package dev.ds4j.session;
 
 import dev.ds4j.kv.KvCache;
+import dev.ds4j.kv.KvLayout;
 import dev.ds4j.model.Model;
 import dev.ds4j.model.Numerics;
 import dev.ds4j.model.Observer;
@@ -19,20 +20,34 @@ public final class Session {
      * @param indexTopk the CSA indexer's k; ≤ 0 = the configured index_topk, Integer.MAX_VALUE = unbounded
      * @param chunk     prefill chunk length (bounds the memory of the residual streams held at once)
      * @param mtp       keep the MTP block's cache in step so {@link #draft} can be called
+     * @param kvLayout  how the KV cache stores entries; null = the numerics' own ({@link KvLayout#forNumerics}:
+     *                  compact for official, fp32 for plain). FP32 with official numerics holds the same values
+     *                  in four times the memory (for checking the compact layout against); COMPACT with plain
+     *                  numerics is refused, since plain values lie on no grid.
      */
-    public record Options(Numerics numerics, int indexTopk, int chunk, boolean mtp, Observer observer) {
+    public record Options(Numerics numerics, int indexTopk, int chunk, boolean mtp, Observer observer, KvLayout kvLayout) {
         public Options {
             if (chunk <= 0) throw new IllegalArgumentException("chunk must be positive");
             if (observer == null) observer = Observer.NONE;
+            if (kvLayout == KvLayout.COMPACT && !numerics.official())
+                throw new IllegalArgumentException("the compact KV layout holds official-numerics values only");
         }
 
-        public static Options defaults() { return new Options(Numerics.OFFICIAL, 0, 256, false, Observer.NONE); }
+        public Options(Numerics numerics, int indexTopk, int chunk, boolean mtp, Observer observer) {
+            this(numerics, indexTopk, chunk, mtp, observer, null);
+        }
 
-        public Options withNumerics(Numerics n) { return new Options(n, indexTopk, chunk, mtp, observer); }
-        public Options withIndexTopk(int k) { return new Options(numerics, k, chunk, mtp, observer); }
-        public Options withChunk(int c) { return new Options(numerics, indexTopk, c, mtp, observer); }
-        public Options withMtp(boolean m) { return new Options(numerics, indexTopk, chunk, m, observer); }
-        public Options withObserver(Observer o) { return new Options(numerics, indexTopk, chunk, mtp, o); }
+        public static Options defaults() { return new Options(Numerics.OFFICIAL, 0, 256, false, Observer.NONE, null); }
+
+        /** The layout a session with these options stores its cache in. */
+        public KvLayout layout() { return kvLayout != null ? kvLayout : KvLayout.forNumerics(numerics.official()); }
+
+        public Options withNumerics(Numerics n) { return new Options(n, indexTopk, chunk, mtp, observer, kvLayout); }
+        public Options withIndexTopk(int k) { return new Options(numerics, k, chunk, mtp, observer, kvLayout); }
+        public Options withChunk(int c) { return new Options(numerics, indexTopk, c, mtp, observer, kvLayout); }
+        public Options withMtp(boolean m) { return new Options(numerics, indexTopk, chunk, m, observer, kvLayout); }
+        public Options withObserver(Observer o) { return new Options(numerics, indexTopk, chunk, mtp, o, kvLayout); }
+        public Options withKvLayout(KvLayout l) { return new Options(numerics, indexTopk, chunk, mtp, observer, l); }
     }
 
     private final Model model;
@@ -49,7 +64,7 @@ public final class Session {
         if (opts.mtp() && !model.hasMtp()) throw new IllegalArgumentException("MTP requested but the checkpoint has no mtp.0.* tensors");
         this.model = model;
         this.opts = opts;
-        this.cache = model.newCache();
+        this.cache = model.newCache(opts.layout());
         this.scratch = new Scratch(model.config());
         this.width = model.config().hcMult() * model.config().dim();
         this.lastStreams = new float[width];
@@ -61,6 +76,23 @@ public final class Session {
     public long position() { return cache.length(); }
     /** Bytes of KV state held now (window rings, compressed entries, indexer keys, compressor state). */
     public long cacheBytes() { return cache.bytes(); }
+
+    /** Per layer, the bytes of KV state held now, by part (the MTP layer last, when the model has one). */
+    public dev.ds4j.kv.LayerCache.Bytes[] cacheBytesByLayer() { return cache.bytesByLayer(); }
+
+    /**
+     * Puts this session at position {@code tokens} with a synthetic cache (random valid entries, see
+     * {@link KvCache#fillSynthetic}), without running the model: for measuring decode at long contexts.
+     * The logits that follow are not those of any text. Not for sessions with MTP.
+     */
+    public void fillSynthetic(long tokens, long seed) {
+        if (opts.mtp()) throw new IllegalStateException("a synthetic cache has no MTP state; open the session without MTP");
+        if (tokens > model.config().maxPositions()) throw new IllegalArgumentException(tokens + " tokens exceed the model's " + model.config().maxPositions() + " positions");
+        cache.fillSynthetic(tokens, seed);
+        java.util.Arrays.fill(lastStreams, 0f);
+        lastToken = -1;
+        mtpLength = 0;
+    }
 
     /**
      * Feeds tokens and returns logits: one row per token when {@code allRows}, else just the last row.
