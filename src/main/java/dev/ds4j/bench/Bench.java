@@ -60,6 +60,31 @@ public final class Bench {
         return new Result(promptTokens, prefill, decodeTokens, times, model.bytesPerToken(), bandwidth, s.cacheBytes());
     }
 
+    /** Decode cost at one context length: the cache filled with synthetic entries, then timed decode steps. */
+    public record ContextPoint(long context, double secondsPerToken, long kvBytes, double fillSeconds) {}
+
+    /**
+     * For each length, fills a fresh session's cache with {@code context} synthetic tokens (cost does not
+     * depend on the entries' values) and times {@code decodeTokens} decode steps (median). The session is
+     * dropped before the next length, so at most one large cache lives at a time.
+     */
+    public static ContextPoint contextPoint(Model model, Session.Options options, long context, int decodeTokens, long seed) {
+        Session s = new Session(model, options);
+        long t0 = System.nanoTime();
+        s.fillSynthetic(context, seed);
+        double fill = (System.nanoTime() - t0) / 1e9;
+        double[] times = new double[decodeTokens];
+        int next = 1000;
+        for (int i = 0; i < decodeTokens; i++) {
+            long t = System.nanoTime();
+            next = argmax(s.decode(next));
+            times[i] = (System.nanoTime() - t) / 1e9;
+        }
+        Arrays.sort(times);
+        double median = times.length % 2 == 1 ? times[times.length / 2] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2;
+        return new ContextPoint(context, median, s.cacheBytes(), fill);
+    }
+
     static int argmax(float[] x) {
         int best = 0;
         for (int i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;

@@ -12,6 +12,7 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
@@ -25,6 +26,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--probe-mb", defaultValue = "2048", description = "buffer of the bandwidth probe (default: ${DEFAULT-VALUE} MB)") long probeMb;
     @Option(names = "--seed", defaultValue = "1") long seed;
     @Option(names = "--json", description = "print one JSON object") boolean json;
+    @Option(names = "--context", split = ",", paramLabel = "L[,L…]",
+            description = "instead of prefill/decode: decode cost at these context lengths, the cache filled with synthetic entries (e.g. 4096,65536,262144,1048576)")
+    List<Long> contexts;
 
     @Override
     public Integer call() {
@@ -42,6 +46,7 @@ final class BenchCommand implements Callable<Integer> {
             long t0 = System.nanoTime();
             long touched = m.touchWeights();
             System.err.printf("weights: %.2f GB paged in (%.1f s)%n", touched / 1e9, (System.nanoTime() - t0) / 1e9);
+            if (contexts != null) return contextSweep(m, num, out);
             double bw = BandwidthProbe.measure(probeMb << 20, threads, 5);
             System.err.printf("bandwidth probe: %.2f GB/s read (%d threads, %d MB buffer, best of 5)%n", bw / 1e9, threads, probeMb);
             Bench.Result r;
@@ -68,5 +73,30 @@ final class BenchCommand implements Callable<Integer> {
             }
             return 0;
         }
+    }
+
+    /** Decode time per token and KV bytes at each context length, relative to the first. */
+    private int contextSweep(Model m, Numerics num, PrintStream out) {
+        for (long l : contexts)
+            if (l < 1 || l > m.config().maxPositions())
+                throw new IllegalArgumentException("--context: " + l + " is outside [1, " + m.config().maxPositions() + "]");
+        var rows = PyJson.MAPPER.createArrayNode();
+        Bench.ContextPoint first = null;
+        if (!json) out.printf("%10s %12s %10s %14s %10s%n", "context", "s/token", "vs first", "KV bytes", "fill s");
+        for (long l : contexts) {
+            Bench.ContextPoint p = Bench.contextPoint(m, Session.Options.defaults().withNumerics(num), l, decode, seed);
+            if (first == null) first = p;
+            double rel = p.secondsPerToken() / first.secondsPerToken();
+            if (json) rows.addObject().put("context", l).put("seconds_per_token", p.secondsPerToken()).put("relative", rel)
+                    .put("kv_bytes", p.kvBytes()).put("fill_seconds", p.fillSeconds());
+            else out.printf("%10d %12.4f %9.2fx %14d %10.1f%n", l, p.secondsPerToken(), rel, p.kvBytes(), p.fillSeconds());
+            out.flush();
+        }
+        if (json) {
+            ObjectNode o = PyJson.MAPPER.createObjectNode().put("model", model.toString()).put("numerics", numerics);
+            o.set("contexts", rows);
+            out.println(o.toString());
+        }
+        return 0;
     }
 }
