@@ -5,6 +5,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -49,6 +50,7 @@ final class VectorKernels {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(SHAPE);
     /** Lanes per vector: 8 with AVX2, 16 with AVX-512. */
     private static final int L = F.length();
+    private static final VectorShuffle<Float> ROT1 = rotation(1), ROT2 = rotation(2), ROT4 = rotation(4), ROT8 = rotation(8);
     /** L bytes (FP8 codes) and L shorts (BF16), widened to L ints. */
     private static final VectorSpecies<Byte> BL = L >= 8 ? ByteVector.SPECIES_64.withShape(VectorShape.forBitSize(8 * L)) : null;
     private static final VectorSpecies<Short> SL = L >= 8 ? ShortVector.SPECIES_64.withShape(VectorShape.forBitSize(16 * L)) : null;
@@ -98,12 +100,20 @@ final class VectorKernels {
 
     private static FloatVector x(float[] x, int off) { return FloatVector.fromArray(F, x, off); }
 
-    /** The lanes of a row's accumulator added in lane order. */
+    /**
+     * The lanes of a row's accumulator added as a fixed tree: lane i with lane i + L/2, then i + L/4, …, then
+     * lane 0 ({@link #fp4Tree} is the same sum in scalar code). Cheaper for C2 than L lane extractions.
+     */
     private static float sum(FloatVector v) {
-        float s = v.lane(0);
-        for (int i = 1; i < L; i++) s += v.lane(i);
-        return s;
+        if (L == 16) v = v.add(v.rearrange(ROT8));
+        v = v.add(v.rearrange(ROT4));
+        v = v.add(v.rearrange(ROT2));
+        v = v.add(v.rearrange(ROT1));
+        return v.lane(0);
     }
+
+    private static VectorShuffle<Float> rotation(int k) { return VectorShuffle.fromOp(F, i -> (i + k) % L); }
+
 
     /** Where the vector part of a row ends; the rest is summed scalar. */
     private static int vectorEnd(int cols) { return cols - cols % L; }
@@ -247,14 +257,20 @@ final class VectorKernels {
     }
 
     // ---------------------------------------------------------------------------------------------------
-    // FP8 (E4M3, 128×128 block scales). One row at a time: the block sums are independent, which already
-    // keeps the FMA units busy, and four rows at once would not fit C2's inlining budget.
+    // FP8 (E4M3, 128×128 block scales). Per block two partial sums (even and odd vectors), added, then scaled
+    // into the row's accumulator: independent blocks and two chains keep the FMA units busy.
 
     static void fp8(Matrix.Fp8 m, float[] x, int xOff, int xStride, int n, float[] y, int yOff, int yStride, int r0, int r1) {
+        if (n == 1) {
+            for (int r = r0; r < r1; r++) y[yOff + r] = fp8Dot(m, r, x, xOff);
+            return;
+        }
+        Scratch sc = SCRATCH.get().size(m.cols);
         for (int r = r0; r < r1; r++) {
+            fp8Decode(m, r, sc.row);
             int i = 0;
-            for (; i + 4 <= n; i += 4) fp8Inputs4(m, r, x, xOff + i * xStride, xStride, y, yOff + i * yStride + r, yStride);
-            for (; i < n; i++) y[yOff + i * yStride + r] = fp8Dot(m, r, x, xOff + i * xStride);
+            for (; i + 4 <= n; i += 4) fp8DotDecoded4(m, r, sc.row, x, xOff + i * xStride, xStride, y, yOff + i * yStride + r, yStride);
+            for (; i < n; i++) y[yOff + i * yStride + r] = fp8DotDecoded(m, r, sc.row, x, xOff + i * xStride);
         }
     }
 
@@ -268,35 +284,76 @@ final class VectorKernels {
 
     private static FloatVector scale(Matrix.Fp8 m, int r, int c0) { return FloatVector.broadcast(F, m.scale(r, c0 >> 7)); }
 
+    /** Row r: Σ_blocks scale · (Σ even vectors + Σ odd vectors), lanes summed, plus the ragged tail. */
     private static float fp8Dot(Matrix.Fp8 m, int r, float[] x, int xo) {
         MemorySegment w = m.w;
         long base = (long) r * m.cols;
-        int end = vectorEnd(m.cols);
+        int end = vectorEnd(m.cols), full = end & -128;
         FloatVector acc = FloatVector.zero(F);
-        for (int c0 = 0; c0 < end; c0 += 128) {
-            int c1 = Math.min(c0 + 128, end), c = c0;
+        for (int c0 = 0; c0 < full; c0 += 128) {
             FloatVector k0 = FloatVector.zero(F), k1 = k0;
-            for (; c + 2 * L <= c1; c += 2 * L) {
+            for (int c = c0; c < c0 + 128; c += 2 * L) {
                 k0 = e4m3(w, base + c).fma(x(x, xo + c), k0);
                 k1 = e4m3(w, base + c + L).fma(x(x, xo + c + L), k1);
             }
-            if (c < c1) k0 = e4m3(w, base + c).fma(x(x, xo + c), k0);
             acc = k0.add(k1).fma(scale(m, r, c0), acc);
+        }
+        if (full < end) {   // a partial last block (a width that is no multiple of 128)
+            int pairs = full + (end - full) / (2 * L) * (2 * L);
+            FloatVector k0 = FloatVector.zero(F), k1 = k0;
+            for (int c = full; c < pairs; c += 2 * L) {
+                k0 = e4m3(w, base + c).fma(x(x, xo + c), k0);
+                k1 = e4m3(w, base + c + L).fma(x(x, xo + c + L), k1);
+            }
+            if (pairs < end) k0 = e4m3(w, base + pairs).fma(x(x, xo + pairs), k0);
+            acc = k0.add(k1).fma(scale(m, r, full), acc);
         }
         return sum(acc) + fp8Tail(m, r, end, x, xo);
     }
 
-    private static void fp8Inputs4(Matrix.Fp8 m, int r, float[] x, int xo, int xs, float[] y, int yo, int ys) {
+    /** Row r's E4M3 values (unscaled, as fp8Dot multiplies them) into buf[0 .. vectorEnd(cols)). */
+    private static void fp8Decode(Matrix.Fp8 m, int r, float[] buf) {
         MemorySegment w = m.w;
         long base = (long) r * m.cols;
         int end = vectorEnd(m.cols);
+        for (int c = 0; c < end; c += L) e4m3(w, base + c).intoArray(buf, c);
+    }
+
+    /** fp8Dot over a row decoded by fp8Decode: the same operations on the same values. */
+    private static float fp8DotDecoded(Matrix.Fp8 m, int r, float[] wd, float[] x, int xo) {
+        int end = vectorEnd(m.cols), full = end & -128;
+        FloatVector acc = FloatVector.zero(F);
+        for (int c0 = 0; c0 < full; c0 += 128) {
+            FloatVector k0 = FloatVector.zero(F), k1 = k0;
+            for (int c = c0; c < c0 + 128; c += 2 * L) {
+                k0 = x(wd, c).fma(x(x, xo + c), k0);
+                k1 = x(wd, c + L).fma(x(x, xo + c + L), k1);
+            }
+            acc = k0.add(k1).fma(scale(m, r, c0), acc);
+        }
+        if (full < end) {
+            int pairs = full + (end - full) / (2 * L) * (2 * L);
+            FloatVector k0 = FloatVector.zero(F), k1 = k0;
+            for (int c = full; c < pairs; c += 2 * L) {
+                k0 = x(wd, c).fma(x(x, xo + c), k0);
+                k1 = x(wd, c + L).fma(x(x, xo + c + L), k1);
+            }
+            if (pairs < end) k0 = x(wd, pairs).fma(x(x, xo + pairs), k0);
+            acc = k0.add(k1).fma(scale(m, r, full), acc);
+        }
+        return sum(acc) + fp8Tail(m, r, end, x, xo);
+    }
+
+    /** fp8DotDecoded for four inputs at once (eight independent chains). */
+    private static void fp8DotDecoded4(Matrix.Fp8 m, int r, float[] wd, float[] x, int xo, int xs, float[] y, int yo, int ys) {
+        int end = vectorEnd(m.cols), full = end & -128;
         int x0 = xo, x1 = xo + xs, x2 = xo + 2 * xs, x3 = xo + 3 * xs;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         for (int c0 = 0; c0 < end; c0 += 128) {
-            int c1 = Math.min(c0 + 128, end), c = c0;
+            int pairs = c0 < full ? c0 + 128 : c0 + (end - c0) / (2 * L) * (2 * L), stop = Math.min(c0 + 128, end);
             FloatVector k0 = FloatVector.zero(F), k1 = k0, k2 = k0, k3 = k0, l0 = k0, l1 = k0, l2 = k0, l3 = k0;
-            for (; c + 2 * L <= c1; c += 2 * L) {
-                FloatVector v = e4m3(w, base + c), u = e4m3(w, base + c + L);
+            for (int c = c0; c < pairs; c += 2 * L) {
+                FloatVector v = x(wd, c), u = x(wd, c + L);
                 k0 = v.fma(x(x, x0 + c), k0);
                 k1 = v.fma(x(x, x1 + c), k1);
                 k2 = v.fma(x(x, x2 + c), k2);
@@ -306,12 +363,12 @@ final class VectorKernels {
                 l2 = u.fma(x(x, x2 + c + L), l2);
                 l3 = u.fma(x(x, x3 + c + L), l3);
             }
-            if (c < c1) {
-                FloatVector v = e4m3(w, base + c);
-                k0 = v.fma(x(x, x0 + c), k0);
-                k1 = v.fma(x(x, x1 + c), k1);
-                k2 = v.fma(x(x, x2 + c), k2);
-                k3 = v.fma(x(x, x3 + c), k3);
+            if (pairs < stop) {
+                FloatVector v = x(wd, pairs);
+                k0 = v.fma(x(x, x0 + pairs), k0);
+                k1 = v.fma(x(x, x1 + pairs), k1);
+                k2 = v.fma(x(x, x2 + pairs), k2);
+                k3 = v.fma(x(x, x3 + pairs), k3);
             }
             FloatVector s = scale(m, r, c0);
             a0 = k0.add(l0).fma(s, a0);
@@ -341,14 +398,18 @@ final class VectorKernels {
     }
 
     static void fp4(Matrix.Fp4 m, float[] x, int xOff, int xStride, int n, float[] y, int yOff, int yStride, int r0, int r1) {
+        Scratch sc = n > 1 ? SCRATCH.get().size(m.cols) : null;
         for (int r = r0; r < r1; r++) {
             if (lastRow(m, r)) {
                 for (int i = 0; i < n; i++) y[yOff + i * yStride + r] = fp4DotLanes(m, r, x, xOff + i * xStride);
-                continue;
+            } else if (n == 1) {
+                y[yOff + r] = fp4Dot(m, r, x, xOff);
+            } else {
+                fp4Decode(m, r, sc.row, sc.scales);
+                int i = 0;
+                for (; i + 4 <= n; i += 4) fp4DotDecoded4(m, sc.row, sc.scales, x, xOff + i * xStride, xStride, y, yOff + i * yStride + r, yStride);
+                for (; i < n; i++) y[yOff + i * yStride + r] = fp4DotDecoded(m, sc.row, sc.scales, x, xOff + i * xStride);
             }
-            int i = 0;
-            for (; i + 4 <= n; i += 4) fp4Inputs4(m, r, x, xOff + i * xStride, xStride, y, yOff + i * yStride + r, yStride);
-            for (; i < n; i++) y[yOff + i * yStride + r] = fp4Dot(m, r, x, xOff + i * xStride);
         }
     }
 
@@ -359,29 +420,32 @@ final class VectorKernels {
     private static boolean lastRow(Matrix.Fp4 m, int r) { return (long) (r + 1) * (m.cols >> 1) + 16 - L > m.w.byteSize(); }
 
     /**
-     * fp4Dot one lane at a time, in scalar code: the same fused multiply-adds on the same values in the same
-     * order, so the same bits. Only for the row at the very end of the weights, where a 16-byte load would
-     * overrun.
+     * fp4Dot in scalar code, lane by lane: the same fused multiply-adds on the same values in the same order,
+     * so the same bits. Only for the row at the very end of the weights, where a 16-byte load would overrun.
      */
-    private static float fp4DotLanes(Matrix.Fp4 m, int r, float[] x, int xo) {
+    private static float fp4DotLanes(Matrix.Fp4 m, int r, float[] x, int xo) { return fp4Tree(m, r, x, xo, 0, 1); }
+
+    /** {@link #sum}'s tree over the lanes of fp4Dot's accumulator: lane j once strides ≥ s are folded in. */
+    private static float fp4Tree(Matrix.Fp4 m, int r, float[] x, int xo, int j, int s) {
+        return s == L ? fp4Lane(m, r, x, xo, j) : fp4Tree(m, r, x, xo, j, 2 * s) + fp4Tree(m, r, x, xo, j + s, 2 * s);
+    }
+
+    /** Lane j of fp4Dot's accumulator. */
+    private static float fp4Lane(Matrix.Fp4 m, int r, float[] x, int xo, int j) {
         int blocks = m.cols >> 5;
         long wb = (long) r * (m.cols >> 1), sb = (long) r * blocks;
-        float sum = 0f;
-        for (int j = 0; j < L; j++) {
-            float acc = 0f;
-            for (int b = 0; b < blocks; b++) {
-                float blk = 0f;
-                for (int g = 0; g < 16 / L; g++) {
-                    int packed = m.w.get(ValueLayout.JAVA_BYTE, wb + 16L * b + L * g + j) & 0xFF;
-                    int c = xo + 32 * b + 2 * L * g + j;
-                    blk = Math.fma(E2M1_X2_CODES[packed & 0xF], x[c], blk);
-                    blk = Math.fma(E2M1_X2_CODES[packed >>> 4], x[c + L], blk);
-                }
-                acc = Math.fma(blk, E8M0_HALF[m.s.get(ValueLayout.JAVA_BYTE, sb + b) & 0xFF], acc);
+        float acc = 0f;
+        for (int b = 0; b < blocks; b++) {
+            float blk = 0f;
+            for (int g = 0; g < 16 / L; g++) {
+                int packed = m.w.get(ValueLayout.JAVA_BYTE, wb + 16L * b + L * g + j) & 0xFF;
+                int c = xo + 32 * b + 2 * L * g + j;
+                float k = Math.fma(E2M1_X2_CODES[packed >>> 4], x[c + L], E2M1_X2_CODES[packed & 0xF] * x[c]);
+                blk = g == 0 ? k : blk + k;
             }
-            sum = j == 0 ? acc : sum + acc;
+            acc = Math.fma(blk, E8M0_HALF[m.s.get(ValueLayout.JAVA_BYTE, sb + b) & 0xFF], acc);
         }
-        return sum;
+        return acc;
     }
 
     /** 2·E2M1 of the low (even-column) nibbles. */
@@ -405,39 +469,66 @@ final class VectorKernels {
         long wb = (long) r * (m.cols >> 1), sb = (long) r * blocks;
         FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < blocks; b++) {
-            FloatVector blk = FloatVector.zero(F);
-            for (int g = 0; g < 16 / L; g++) {
-                ByteVector p = group(w, wb + 16L * b + L * g);
-                int c = xo + 32 * b + 2 * L * g;
-                blk = low(p).fma(x(x, c), blk);
-                blk = high(p).fma(x(x, c + L), blk);
+            long o = wb + 16L * b;
+            int c = xo + 32 * b;
+            ByteVector p = group(w, o);
+            FloatVector blk = high(p).fma(x(x, c + L), low(p).mul(x(x, c)));
+            if (L == 8) {   // the block's second group of 8 bytes
+                ByteVector q = group(w, o + 8);
+                blk = blk.add(high(q).fma(x(x, c + 24), low(q).mul(x(x, c + 16))));
             }
             acc = blk.fma(scale(m, sb + b), acc);
         }
         return sum(acc);
     }
 
-    private static void fp4Inputs4(Matrix.Fp4 m, int r, float[] x, int xo, int xs, float[] y, int yo, int ys) {
+    /** Row r's 2·E2M1 values in the regrouped input order, and its block scales / 2, as fp4Dot uses them. */
+    private static void fp4Decode(Matrix.Fp4 m, int r, float[] buf, float[] scales) {
         MemorySegment w = m.w;
         int blocks = m.cols >> 5;
-        long wb = (long) r * (m.cols >> 1), sb = (long) r * blocks;
+        long row = (long) r * (m.cols >> 1), sr = (long) r * blocks;
+        for (int g = 0; g < blocks * (16 / L); g++) {
+            ByteVector p = group(w, row + (long) L * g);
+            low(p).intoArray(buf, 2 * L * g);
+            high(p).intoArray(buf, 2 * L * g + L);
+        }
+        for (int b = 0; b < blocks; b++) scales[b] = E8M0_HALF[m.s.get(ValueLayout.JAVA_BYTE, sr + b) & 0xFF];
+    }
+
+    /** fp4Dot over a row decoded by fp4Decode: the same operations on the same values. */
+    private static float fp4DotDecoded(Matrix.Fp4 m, float[] wd, float[] scales, float[] x, int xo) {
+        int blocks = m.cols >> 5;
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < blocks; b++) {
+            int c = 32 * b;
+            FloatVector blk = x(wd, c + L).fma(x(x, xo + c + L), x(wd, c).mul(x(x, xo + c)));
+            if (L == 8) blk = blk.add(x(wd, c + 24).fma(x(x, xo + c + 24), x(wd, c + 16).mul(x(x, xo + c + 16))));
+            acc = blk.fma(FloatVector.broadcast(F, scales[b]), acc);
+        }
+        return sum(acc);
+    }
+
+    /** fp4DotDecoded for four inputs at once. */
+    private static void fp4DotDecoded4(Matrix.Fp4 m, float[] wd, float[] scales, float[] x, int xo, int xs, float[] y, int yo, int ys) {
+        int blocks = m.cols >> 5;
+        int x0 = xo, x1 = xo + xs, x2 = xo + 2 * xs, x3 = xo + 3 * xs;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         for (int b = 0; b < blocks; b++) {
-            FloatVector k0 = FloatVector.zero(F), k1 = k0, k2 = k0, k3 = k0;
-            for (int g = 0; g < 16 / L; g++) {
-                ByteVector p = group(w, wb + 16L * b + L * g);
-                int c = xo + 32 * b + 2 * L * g;
-                FloatVector lo = low(p), hi = high(p);
-                k0 = lo.fma(x(x, c), k0);
-                k1 = lo.fma(x(x, c + xs), k1);
-                k2 = lo.fma(x(x, c + 2 * xs), k2);
-                k3 = lo.fma(x(x, c + 3 * xs), k3);
-                k0 = hi.fma(x(x, c + L), k0);
-                k1 = hi.fma(x(x, c + L + xs), k1);
-                k2 = hi.fma(x(x, c + L + 2 * xs), k2);
-                k3 = hi.fma(x(x, c + L + 3 * xs), k3);
+            int c = 32 * b;
+            FloatVector lo = x(wd, c), hi = x(wd, c + L);
+            FloatVector k0 = hi.fma(x(x, x0 + c + L), lo.mul(x(x, x0 + c)));
+            FloatVector k1 = hi.fma(x(x, x1 + c + L), lo.mul(x(x, x1 + c)));
+            FloatVector k2 = hi.fma(x(x, x2 + c + L), lo.mul(x(x, x2 + c)));
+            FloatVector k3 = hi.fma(x(x, x3 + c + L), lo.mul(x(x, x3 + c)));
+            if (L == 8) {
+                lo = x(wd, c + 16);
+                hi = x(wd, c + 24);
+                k0 = k0.add(hi.fma(x(x, x0 + c + 24), lo.mul(x(x, x0 + c + 16))));
+                k1 = k1.add(hi.fma(x(x, x1 + c + 24), lo.mul(x(x, x1 + c + 16))));
+                k2 = k2.add(hi.fma(x(x, x2 + c + 24), lo.mul(x(x, x2 + c + 16))));
+                k3 = k3.add(hi.fma(x(x, x3 + c + 24), lo.mul(x(x, x3 + c + 16))));
             }
-            FloatVector s = scale(m, sb + b);
+            FloatVector s = FloatVector.broadcast(F, scales[b]);
             a0 = k0.fma(s, a0);
             a1 = k1.fma(s, a1);
             a2 = k2.fma(s, a2);
@@ -448,4 +539,22 @@ final class VectorKernels {
         y[yo + 2 * ys] = sum(a2);
         y[yo + 3 * ys] = sum(a3);
     }
+
+    /**
+     * Per-thread buffers of the n-input kernels: one decoded row (the quantised formats decode a row once and
+     * multiply it with every input from L1/L2) and its block scales. At most one row: no weight is copied.
+     */
+    private static final class Scratch {
+        float[] row = new float[4096], scales = new float[128];
+
+        Scratch size(int cols) {
+            if (row.length < cols) {
+                row = new float[cols];
+                scales = new float[cols / 32 + 1];
+            }
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 }
