@@ -26,15 +26,28 @@ public enum Numerics {
      * activations up to fp32 summation order), and the output is BF16. {@code scratch} must hold W.cols().
      */
     public void linear(Matrix w, float[] x, int xOff, float[] y, float[] scratch) {
+        linear(w, x, xOff, 0, 1, y, 0, 0, scratch);
+    }
+
+    /**
+     * {@link #linear} for n inputs with one read of W: input i is x[xOff + i·xStride ..], its output
+     * y[yOff + i·yStride ..]. Official numerics quantise each input on its own, as act_quant does per token, so
+     * every output row is bit-identical to {@code linear} of that input alone. {@code scratch} must hold
+     * n·W.cols() (official numerics only).
+     */
+    public void linear(Matrix w, float[] x, int xOff, int xStride, int n, float[] y, int yOff, int yStride, float[] scratch) {
         if (this == PLAIN) {
-            w.matvec(x, xOff, y, 0, w.rows());
+            w.matmul(x, xOff, xStride, n, y, yOff, yStride, 0, w.rows());
             return;
         }
-        System.arraycopy(x, xOff, scratch, 0, w.cols());
-        Quant.bf16(scratch, 0, w.cols());
-        if (w.quantised()) Quant.fp8Sim(scratch, 0, w.cols(), 128);
-        w.matvec(scratch, 0, y, 0, w.rows());
-        Quant.bf16(y, 0, w.rows());
+        int cols = w.cols();
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(x, xOff + i * xStride, scratch, i * cols, cols);
+            Quant.bf16(scratch, i * cols, cols);
+            if (w.quantised()) Quant.fp8Sim(scratch, i * cols, cols, 128);
+        }
+        w.matmul(scratch, 0, cols, n, y, yOff, yStride, 0, w.rows());
+        for (int i = 0; i < n; i++) Quant.bf16(y, yOff + i * yStride, w.rows());
     }
 
     public static Numerics parse(String s) {
