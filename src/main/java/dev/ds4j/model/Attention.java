@@ -55,32 +55,46 @@ public final class Attention {
     }
 
     /**
-     * Attention for the token at {@code pos} (x = attn_norm output, d floats), which must be the next
-     * position of {@code cache}; writes d floats to out. {@code topk} ≤ 0 means the configured index_topk.
+     * The position-independent products of all rows, one read of each weight: the query latent qr (also the
+     * indexer's input) with its norm, the queries q, the shared key/value kv, and the compressors' and the
+     * indexer's projections. Input: rows.x (attn_norm output).
      */
-    public void forward(float[] x, long pos, LayerCache cache, float[] out, int topk, int layer, Observer obs,
-                        Numerics num, Scratch s) {
-        // Query: low-rank latent (also the indexer's input), per-head RMS normalisation, RoPE.
-        float[] qr = s.qr, q = s.q, kv = s.kv;
-        num.linear(wqA, x, 0, qr, s.lin);
-        RmsNorm.apply(qr, 0, qr.length, qNorm, eps, qr, 0, num);
-        num.linear(wqB, qr, 0, q, s.lin);
+    void project(Rows rows, Numerics num) {
+        int n = rows.n, d = wqA.cols();
+        int qLora = wqA.rows(), qWidth = heads * headDim;
+        num.linear(wqA, rows.x, 0, d, n, rows.qr, 0, qLora, rows.lin);
+        for (int r = 0; r < n; r++) RmsNorm.apply(rows.qr, r * qLora, qLora, qNorm, eps, rows.qr, r * qLora, num);
+        num.linear(wqB, rows.qr, 0, qLora, n, rows.q, 0, qWidth, rows.lin);
+        num.linear(wkv, rows.x, 0, d, n, rows.kv, 0, headDim, rows.lin);
+        if (compressor != null) compressor.project(rows.x, d, n, rows.ckv, rows.cgate);
+        if (indexer != null) indexer.project(rows, num);
+    }
+
+    /**
+     * The cache-dependent part for row r, the token at {@code pos} (which must be the next position of
+     * {@code cache}): RoPE, the cache writes, the compressed entries this token completes, the indexer's
+     * choice and the softmax over window, compressed entries and sink. Leaves the head outputs, de-rotated,
+     * in rows.o. {@code topk} ≤ 0 means the configured index_topk.
+     */
+    void attend(Rows rows, int r, long pos, LayerCache cache, int topk, int layer, Observer obs, Numerics num, Scratch s) {
+        int qWidth = heads * headDim, qOff0 = r * qWidth;
+        float[] q = rows.q, kv = rows.kv;
         rope.angles(pos, s.cos, s.sin);
         for (int h = 0; h < heads; h++) {
-            RmsNorm.applyUnweighted(q, h * headDim, headDim, eps, num);
-            rope.apply(q, h * headDim, headDim, s.cos, s.sin, false, num);
+            RmsNorm.applyUnweighted(q, qOff0 + h * headDim, headDim, eps, num);
+            rope.apply(q, qOff0 + h * headDim, headDim, s.cos, s.sin, false, num);
         }
         // Shared key/value: into the ring at its position (the slot it replaces is out of every later window).
-        num.linear(wkv, x, 0, kv, s.lin);
-        RmsNorm.apply(kv, 0, headDim, kvNorm, eps, kv, 0, num);
-        rope.apply(kv, 0, headDim, s.cos, s.sin, false, num);
-        if (num.official()) Quant.fp8Sim(kv, 0, nope, 64);
-        cache.window.put(pos, kv, 0);
+        int kvOff = r * headDim;
+        RmsNorm.apply(kv, kvOff, headDim, kvNorm, eps, kv, kvOff, num);
+        rope.apply(kv, kvOff, headDim, s.cos, s.sin, false, num);
+        if (num.official()) Quant.fp8Sim(kv, kvOff, nope, 64);
+        cache.window.put(pos, kv, kvOff);
 
         // Compressed entries that this token completes become visible to it and to every later query.
-        if (compressor != null && compressor.accept(x, 0, pos, cache.compressor, s.entry, s.compTmp, num))
+        if (compressor != null && compressor.accept(rows.ckv, rows.cgate, r, pos, cache.compressor, s.entry, num))
             cache.compressed.append(s.entry, 0);
-        if (indexer != null && indexer.compressor.accept(x, 0, pos, cache.indexCompressor, s.indexEntry, s.compTmp, num))
+        if (indexer != null && indexer.compressor.accept(rows.ikv, rows.igate, r, pos, cache.indexCompressor, s.indexEntry, num))
             cache.indexKeys.append(s.indexEntry, 0);
 
         int visible = ratio > 0 ? (int) ((pos + 1) / ratio) : 0;
@@ -91,7 +105,7 @@ public final class Attention {
             float[] scores = s.indexScores(visible);
             picks = s.picks(Math.max(k, 1));
             if (visible > 0) {
-                indexer.score(qr, 0, x, 0, s.cos, s.sin, cache.indexKeys, visible, scores, num, s);
+                indexer.score(rows, r, s.cos, s.sin, cache.indexKeys, visible, scores, num, s);
                 Indexer.topK(scores, visible, k, picks);
             }
             nPicked = k;
@@ -105,10 +119,10 @@ public final class Attention {
         int nWin = (int) (pos - first + 1);
         int n = nWin + nPicked;
         float[] sc = s.attnScores(heads * n);      // [head][key]: logits, then the probabilities used in P·V
-        float[] key = s.key, o = s.o;
+        float[] key = s.key, o = rows.o;
         for (int i = 0; i < n; i++) {
             loadKey(cache, i, nWin, first, picks, key);
-            for (int h = 0; h < heads; h++) sc[h * n + i] = dot(q, h * headDim, key, 0, headDim) * softmaxScale;
+            for (int h = 0; h < heads; h++) sc[h * n + i] = dot(q, qOff0 + h * headDim, key, 0, headDim) * softmaxScale;
         }
         for (int h = 0; h < heads; h++) {
             int row = h * n;
@@ -122,27 +136,33 @@ public final class Attention {
             }
             s.headInv[h] = 1f / denom;
         }
-        java.util.Arrays.fill(o, 0, heads * headDim, 0f);
+        java.util.Arrays.fill(o, qOff0, qOff0 + qWidth, 0f);
         for (int i = 0; i < n; i++) {
             loadKey(cache, i, nWin, first, picks, key);
             for (int h = 0; h < heads; h++) {
                 float pv = sc[h * n + i];
-                int qOff = h * headDim;
+                int qOff = qOff0 + h * headDim;
                 for (int c = 0; c < headDim; c++) o[qOff + c] += pv * key[c];
             }
         }
         for (int h = 0; h < heads; h++) {
-            int qOff = h * headDim;
+            int qOff = qOff0 + h * headDim;
             float inv = s.headInv[h];
             for (int c = 0; c < headDim; c++) o[qOff + c] = num.act(o[qOff + c] * inv);
             rope.apply(o, qOff, headDim, s.cos, s.sin, true, num);
         }
+    }
 
-        // Grouped output projection: group g's heads (concatenated) through rows g·oLora.. of wo_a, then wo_b.
-        int groupWidth = heads / groups * headDim;
-        for (int g = 0; g < groups; g++) woA.matvec(o, g * groupWidth, s.z, g * oLora, (g + 1) * oLora);
-        num.act(s.z, 0, s.z.length);
-        num.linear(woB, s.z, 0, out, s.lin);
+    /**
+     * Grouped output projection of all rows: group g's heads (concatenated) through rows g·oLora.. of wo_a,
+     * then wo_b. Output: rows.sub (d per row).
+     */
+    void output(Rows rows, Numerics num) {
+        int n = rows.n, qWidth = heads * headDim, zWidth = groups * oLora, groupWidth = heads / groups * headDim;
+        for (int g = 0; g < groups; g++)
+            woA.matmul(rows.o, g * groupWidth, qWidth, n, rows.z, 0, zWidth, g * oLora, (g + 1) * oLora);
+        num.act(rows.z, 0, n * zWidth);
+        num.linear(woB, rows.z, 0, zWidth, n, rows.sub, 0, woB.rows(), rows.lin);
     }
 
     /** Key i of the softmax: window position first+i for i < nWin, then the picked (or every) compressed entry. */

@@ -1,7 +1,5 @@
 package dev.ds4j.model;
 
-import dev.ds4j.kv.LayerCache;
-
 /**
  * One transformer block: attention and MoE sub-layers, each wrapped in its own hyper-connection over the hc
  * residual streams (§3 step 3). The MTP block is a Block too.
@@ -13,7 +11,6 @@ public final class Block {
     final Attention attn;
     final MoE moe;
     private final float eps;
-    private final int streamsLen;
 
     Block(int index, float[] attnNorm, float[] ffnNorm, HyperConnection hcAttn, HyperConnection hcFfn, Attention attn, MoE moe, ModelConfig c) {
         this.index = index;
@@ -24,7 +21,6 @@ public final class Block {
         this.attn = attn;
         this.moe = moe;
         this.eps = c.normEps();
-        this.streamsLen = c.hcMult() * c.dim();
     }
 
     public Attention attention() { return attn; }
@@ -34,22 +30,27 @@ public final class Block {
     public long bytesPerToken() { return hcAttn.bytes() + hcFfn.bytes() + 4L * (attnNorm.length + ffnNorm.length) + attn.bytesPerToken() + moe.bytesPerToken(); }
 
     /**
-     * Advances the streams of the token at {@code pos} (X[xOff .. xOff+hc·d)) through this block, in place.
-     * {@code tmp} holds hc·d floats.
+     * Advances the streams of every row (X[r·hc·d ..), in place) through this block, whose cache is layer
+     * {@link #index} of each sequence's cache (the MTP block's is the one after the main layers). Weight products run once for all rows; the attention's
+     * cache-dependent part runs row by row in position order, one sequence per task on {@code pool} (null:
+     * this thread), each with its own {@link Scratch}.
      */
-    void forward(float[] X, int xOff, int token, long pos, LayerCache cache, int topk, Observer obs, Numerics num,
-                 Scratch s, float[] tmp) {
-        int d = attnNorm.length;
-        hcAttn.pre(X, xOff, s.collapsed, s.post, s.comb, s.mix, num);
-        RmsNorm.apply(s.collapsed, 0, d, attnNorm, eps, s.x, 0, num);
-        attn.forward(s.x, pos, cache, s.sub, topk, index, obs, num, s);
-        hcAttn.post(s.sub, X, xOff, s.post, s.comb, tmp, 0, num);
-        System.arraycopy(tmp, 0, X, xOff, streamsLen);
+    void forward(float[] X, Rows rows, int topk, Observer obs, Numerics num, java.util.concurrent.ExecutorService pool) {
+        int d = attnNorm.length, n = rows.n;
+        hcAttn.pre(X, rows, num);
+        for (int r = 0; r < n; r++) RmsNorm.apply(rows.sub, r * d, d, attnNorm, eps, rows.x, r * d, num);
+        attn.project(rows, num);
+        Parallel.forEach(rows.seqs > 1 ? pool : null, rows.seqs, q -> {
+            var cache = rows.caches[q].layer(index);
+            for (int r = rows.seqStart[q]; r < rows.seqStart[q + 1]; r++)
+                attn.attend(rows, r, rows.pos[r], cache, topk, index, obs, num, rows.scratch[q]);
+        });
+        attn.output(rows, num);
+        for (int r = 0; r < n; r++) hcAttn.post(X, rows, r, rows.streams, num);
 
-        hcFfn.pre(X, xOff, s.collapsed, s.post, s.comb, s.mix, num);
-        RmsNorm.apply(s.collapsed, 0, d, ffnNorm, eps, s.x, 0, num);
-        moe.forward(s.x, token, s.sub, num, s);
-        hcFfn.post(s.sub, X, xOff, s.post, s.comb, tmp, 0, num);
-        System.arraycopy(tmp, 0, X, xOff, streamsLen);
+        hcFfn.pre(X, rows, num);
+        for (int r = 0; r < n; r++) RmsNorm.apply(rows.sub, r * d, d, ffnNorm, eps, rows.x, r * d, num);
+        moe.forward(rows, num);
+        for (int r = 0; r < n; r++) hcFfn.post(X, rows, r, rows.streams, num);
     }
 }

@@ -45,19 +45,27 @@ public final class Compressor {
     public long bytesPerToken() { return wkv.bytes() + wgate.bytes(); }
 
     /**
-     * Feeds the token at {@code pos} (x = the layer's attn_norm output). When it completes a window, writes
-     * the finished entry to {@code entry[0..dim)} and returns true. {@code tmp} needs 2·width floats.
+     * The projections of n rows (x: attn_norm outputs, d apart), one weight read for all: kv and gate, each
+     * {@code 2·dim} floats apart (only the first width are used). The compressor runs in fp32 in both
+     * numerics (§6): projections of the (BF16) input, fp32 state.
      */
-    public boolean accept(float[] x, int xOff, long pos, CompressorState st, float[] entry, float[] tmp, Numerics num) {
+    public void project(float[] x, int d, int n, float[] kv, float[] gate) {
+        wkv.matmul(x, 0, d, n, kv, 0, 2 * dim, 0, width);
+        wgate.matmul(x, 0, d, n, gate, 0, 2 * dim, 0, width);
+    }
+
+    /**
+     * Feeds the token at {@code pos}, whose projections are row r of {@code kv} and {@code gate} (see
+     * {@link #project}). When it completes a window, writes the finished entry to {@code entry[0..dim)} and
+     * returns true.
+     */
+    public boolean accept(float[] kv, float[] gate, int r, long pos, CompressorState st, float[] entry, Numerics num) {
         if (pos != st.nextPosition())
             throw new IllegalStateException("compressor fed position " + pos + " but expects " + st.nextPosition());
-        int slot = st.pending;
-        // The compressor runs in fp32 in both numerics (§6): projections of the (BF16) input, fp32 state.
-        wkv.matvec(x, xOff, tmp, 0, width);
-        System.arraycopy(tmp, 0, st.pendValue, slot * width, width);
-        wgate.matvec(x, xOff, tmp, 0, width);
+        int slot = st.pending, off = r * 2 * dim;
+        System.arraycopy(kv, off, st.pendValue, slot * width, width);
         int apeRow = (int) (pos % ratio) * width;
-        for (int i = 0; i < width; i++) st.pendGate[slot * width + i] = tmp[i] + ape[apeRow + i];
+        for (int i = 0; i < width; i++) st.pendGate[slot * width + i] = gate[off + i] + ape[apeRow + i];
         st.pending++;
         if (st.pending < ratio) return false;
 

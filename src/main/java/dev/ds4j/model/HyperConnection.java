@@ -30,65 +30,77 @@ public final class HyperConnection {
     }
 
     /**
-     * From streams X[xOff .. xOff+hc·d): writes the collapsed input x = Σ_j pre_j·X_j into {@code out}, the
-     * post weights into {@code post[hc]} and comb into {@code comb[hc·hc]} (row j, column k). {@code mix}
-     * is scratch of (2+hc)·hc floats.
+     * For every row of {@code rows}, from its streams X[r·hc·d ..): writes the collapsed input
+     * x = Σ_j pre_j·X_j into rows.sub, the post weights into rows.post (hc per row) and comb into rows.comb
+     * (hc·hc per row, row j, column k). The mixing product runs once for all rows.
      */
-    public void pre(float[] X, int xOff, float[] out, float[] post, float[] comb, float[] mix, Numerics num) {
-        float r = RmsNorm.rsqrtMeanSquare(X, xOff, hc * d, normEps);
-        fn.matvec(X, xOff, mix, 0, fn.rows());
-        for (int i = 0; i < mix.length; i++) mix[i] *= r;
-        for (int j = 0; j < hc; j++) post[j] = 2f * sigmoid(mix[hc + j] * scale[1] + base[hc + j]);
-        // comb: row softmax + eps, then alternate column / row normalisation, ending on a column step.
-        for (int j = 0; j < hc; j++) {
-            float max = Float.NEGATIVE_INFINITY;
-            for (int k = 0; k < hc; k++) {
-                int i = j * hc + k;
-                comb[i] = mix[2 * hc + i] * scale[2] + base[2 * hc + i];
-                max = Math.max(max, comb[i]);
+    void pre(float[] X, Rows rows, Numerics num) {
+        int n = rows.n, width = hc * d, mixDim = fn.rows();
+        float[] mix = rows.mix;
+        fn.matmul(X, 0, width, n, mix, 0, mixDim, 0, mixDim);
+        for (int r = 0; r < n; r++) {
+            int xOff = r * width, m = r * mixDim, po = r * hc, co = r * hc * hc;
+            float rs = RmsNorm.rsqrtMeanSquare(X, xOff, width, normEps);
+            for (int i = 0; i < mixDim; i++) mix[m + i] *= rs;
+            float[] post = rows.post, comb = rows.comb;
+            for (int j = 0; j < hc; j++) post[po + j] = 2f * sigmoid(mix[m + hc + j] * scale[1] + base[hc + j]);
+            // comb: row softmax + eps, then alternate column / row normalisation, ending on a column step.
+            for (int j = 0; j < hc; j++) {
+                float max = Float.NEGATIVE_INFINITY;
+                for (int k = 0; k < hc; k++) {
+                    int i = j * hc + k;
+                    comb[co + i] = mix[m + 2 * hc + i] * scale[2] + base[2 * hc + i];
+                    max = Math.max(max, comb[co + i]);
+                }
+                float sum = 0;
+                for (int k = 0; k < hc; k++) sum += comb[co + j * hc + k] = (float) Math.exp(comb[co + j * hc + k] - max);
+                for (int k = 0; k < hc; k++) comb[co + j * hc + k] = comb[co + j * hc + k] / sum + eps;
             }
-            float sum = 0;
-            for (int k = 0; k < hc; k++) sum += comb[j * hc + k] = (float) Math.exp(comb[j * hc + k] - max);
-            for (int k = 0; k < hc; k++) comb[j * hc + k] = comb[j * hc + k] / sum + eps;
-        }
-        normaliseColumns(comb);
-        for (int it = 1; it < iters; it++) {
-            normaliseRows(comb);
-            normaliseColumns(comb);
-        }
-        // pre is not normalised to sum 1 (§4.2); mix[0..hc) is reused to hold it.
-        for (int j = 0; j < hc; j++) mix[j] = sigmoid(mix[j] * scale[0] + base[j]) + eps;
-        for (int i = 0; i < d; i++) {
-            float acc = 0;
-            for (int j = 0; j < hc; j++) acc += mix[j] * X[xOff + j * d + i];
-            out[i] = num.act(acc);
+            normaliseColumns(comb, co);
+            for (int it = 1; it < iters; it++) {
+                normaliseRows(comb, co);
+                normaliseColumns(comb, co);
+            }
+            // pre is not normalised to sum 1 (§4.2); mix[m .. m+hc) is reused to hold it.
+            for (int j = 0; j < hc; j++) mix[m + j] = sigmoid(mix[m + j] * scale[0] + base[j]) + eps;
+            int out = r * d;
+            for (int i = 0; i < d; i++) {
+                float acc = 0;
+                for (int j = 0; j < hc; j++) acc += mix[m + j] * X[xOff + j * d + i];
+                rows.sub[out + i] = num.act(acc);
+            }
         }
     }
 
-    /** New streams: Y_k = post_k·f + Σ_j C[j][k]·X_j (column k of C feeds stream k). Y may not alias X. */
-    public void post(float[] f, float[] X, int xOff, float[] post, float[] comb, float[] Y, int yOff, Numerics num) {
+    /**
+     * New streams of row r, in place: Y_k = post_k·f + Σ_j C[j][k]·X_j (column k of C feeds stream k), with
+     * f = rows.sub of row r. {@code tmp} holds hc·d floats.
+     */
+    void post(float[] X, Rows rows, int r, float[] tmp, Numerics num) {
+        int xOff = r * hc * d, po = r * hc, co = r * hc * hc, fo = r * d;
         for (int k = 0; k < hc; k++) {
             for (int i = 0; i < d; i++) {
-                float acc = post[k] * f[i];
-                for (int j = 0; j < hc; j++) acc += comb[j * hc + k] * X[xOff + j * d + i];
-                Y[yOff + k * d + i] = num.act(acc);
+                float acc = rows.post[po + k] * rows.sub[fo + i];
+                for (int j = 0; j < hc; j++) acc += rows.comb[co + j * hc + k] * X[xOff + j * d + i];
+                tmp[k * d + i] = num.act(acc);
             }
         }
+        System.arraycopy(tmp, 0, X, xOff, hc * d);
     }
 
-    private void normaliseRows(float[] c) {
+    private void normaliseRows(float[] c, int o) {
         for (int j = 0; j < hc; j++) {
             float s = 0;
-            for (int k = 0; k < hc; k++) s += c[j * hc + k];
-            for (int k = 0; k < hc; k++) c[j * hc + k] /= s + eps;
+            for (int k = 0; k < hc; k++) s += c[o + j * hc + k];
+            for (int k = 0; k < hc; k++) c[o + j * hc + k] /= s + eps;
         }
     }
 
-    private void normaliseColumns(float[] c) {
+    private void normaliseColumns(float[] c, int o) {
         for (int k = 0; k < hc; k++) {
             float s = 0;
-            for (int j = 0; j < hc; j++) s += c[j * hc + k];
-            for (int j = 0; j < hc; j++) c[j * hc + k] /= s + eps;
+            for (int j = 0; j < hc; j++) s += c[o + j * hc + k];
+            for (int j = 0; j < hc; j++) c[o + j * hc + k] /= s + eps;
         }
     }
 

@@ -29,14 +29,26 @@ public final class Indexer {
     public long bytesPerToken() { return wqB.bytes() + weightsProj.bytes() + compressor.bytesPerToken(); }
 
     /**
-     * Scores the first {@code visible} entries of {@code keys} for one query and writes them to
-     * {@code scores[0..visible)}. qr is the query's low-rank latent (q_norm output), x the attn_norm output;
-     * cos/sin are the query position's angles in this layer's table (the attention has them already).
+     * The position-independent products of all rows: index queries from the query latents (rows.qr) into
+     * rows.iq, head weights from the attn_norm outputs (rows.x) into rows.iw, and this indexer's compressor
+     * projections.
      */
-    public void score(float[] qr, int qrOff, float[] x, int xOff, float[] cos, float[] sin, CompressedCache keys, int visible,
-                      float[] scores, Numerics num, Scratch s) {
+    void project(Rows rows, Numerics num) {
+        int n = rows.n, qLora = wqB.cols(), d = weightsProj.cols();
+        num.linear(wqB, rows.qr, 0, qLora, n, rows.iq, 0, heads * headDim, rows.lin);
+        num.linear(weightsProj, rows.x, 0, d, n, rows.iw, 0, heads, rows.lin);
+        compressor.project(rows.x, d, n, rows.ikv, rows.igate);
+    }
+
+    /**
+     * Scores the first {@code visible} entries of {@code keys} for the query of row r (see {@link #project})
+     * and writes them to {@code scores[0..visible)}. cos/sin are the query position's angles in this layer's
+     * table (the attention has them already).
+     */
+    void score(Rows rows, int r, float[] cos, float[] sin, CompressedCache keys, int visible, float[] scores,
+               Numerics num, Scratch s) {
         float[] q = s.indexQ, w = s.indexW;
-        num.linear(wqB, qr, qrOff, q, s.lin);
+        System.arraycopy(rows.iq, r * heads * headDim, q, 0, heads * headDim);
         for (int h = 0; h < heads; h++) {
             rope.apply(q, h * headDim, headDim, cos, sin, false, num);
             if (num.official()) {
@@ -45,8 +57,7 @@ public final class Indexer {
                 Quant.fp4Sim(q, h * headDim, headDim);
             }
         }
-        num.linear(weightsProj, x, xOff, w, s.lin);
-        for (int h = 0; h < heads; h++) w[h] = num.act(w[h] * weightScale);
+        for (int h = 0; h < heads; h++) w[h] = num.act(rows.iw[r * heads + h] * weightScale);
         // Four keys at a time, decoded once from the cache's layout (FP4 in official) and shared by every head:
         // four independent sums hide the add latency, and each key's sum keeps its own order (bit-identical
         // to one key at a time). This loop is O(visible) per query: at 1M tokens 262,144 keys per CSA layer.

@@ -171,65 +171,84 @@ public final class Model implements AutoCloseable {
 
     void head(float[] y, float[] logits) { head.matvec(y, 0, logits, 0, head.rows()); }
 
+    /** Rows that go through a layer together at most (bounds the row buffers: about 60 MB at V4-Flash dims). */
+    static final int MAX_ROWS = Integer.getInteger("ds4j.maxRows", 256);
+
     /**
      * Runs tokens[off .. off+len) through every block, appending them to {@code cache}. Returns their final
      * residual streams, [len × hc·d]. {@code topk} ≤ 0 uses the configured index_topk.
      */
     public float[] forward(int[] tokens, int off, int len, KvCache cache, int topk, Observer obs, Numerics num, Scratch s) {
         for (int i = 0; i < len; i++) checkToken(tokens[off + i]);
-        int d = config.dim(), width = config.hcMult() * d;
-        long start = cache.length();
-        float[] X = new float[len * width], tmp = new float[width], e = new float[d];
-        for (int t = 0; t < len; t++) {
-            embed.row(tokens[off + t], e, 0);
-            for (int j = 0; j < config.hcMult(); j++) System.arraycopy(e, 0, X, t * width + j * d, d);
-            obs.layerOutput(-1, start + t, X, t * width);
-        }
-        // Layer-outer, token-inner: a layer's weights stay hot across the chunk, and every token still sees
-        // exactly the cache state a token-by-token decode would give it.
-        for (int l = 0; l < blocks.length; l++) {
-            LayerCache lc = cache.layer(l);
-            for (int t = 0; t < len; t++) {
-                blocks[l].forward(X, t * width, tokens[off + t], start + t, lc, topk, obs, num, s, tmp);
-                obs.layerOutput(l, start + t, X, t * width);
+        int width = config.hcMult() * config.dim();
+        float[] X = new float[len * width];
+        // Layer-outer over pieces of up to MAX_ROWS tokens: each weight is read once per piece, and every
+        // token still sees exactly the cache state a token-by-token decode would give it.
+        for (int p0 = 0; p0 < len; p0 += MAX_ROWS) {
+            int n = Math.min(MAX_ROWS, len - p0);
+            Rows rows = s.rows();
+            rows.reset(n, 1);
+            rows.seqStart[0] = 0;
+            rows.seqStart[1] = n;
+            rows.caches[0] = cache;
+            rows.scratch[0] = s;
+            long start = cache.length();
+            for (int t = 0; t < n; t++) {
+                rows.token[t] = tokens[off + p0 + t];
+                rows.pos[t] = start + t;
             }
+            float[] piece = n == len ? X : new float[n * width];
+            run(piece, rows, topk, obs, num, null);
+            if (piece != X) System.arraycopy(piece, 0, X, p0 * width, n * width);
         }
-        cache.advance(len);
         return X;
+    }
+
+    /** Embeds the rows' tokens into every stream of X, runs every block and advances the caches. */
+    private void run(float[] X, Rows rows, int topk, Observer obs, Numerics num, java.util.concurrent.ExecutorService pool) {
+        int d = config.dim(), width = config.hcMult() * d;
+        for (int r = 0; r < rows.n; r++) {
+            embed.row(rows.token[r], X, r * width);
+            for (int j = 1; j < config.hcMult(); j++) System.arraycopy(X, r * width, X, r * width + j * d, d);
+            obs.layerOutput(-1, rows.pos[r], X, r * width);
+        }
+        for (Block block : blocks) {
+            block.forward(X, rows, topk, obs, num, pool);
+            for (int r = 0; r < rows.n; r++) obs.layerOutput(block.index, rows.pos[r], X, r * width);
+        }
+        for (int q = 0; q < rows.seqs; q++) rows.caches[q].advance(rows.seqStart[q + 1] - rows.seqStart[q]);
     }
 
     /**
      * One step for several sequences at once: {@code tokens[b]} (one or more) are appended to {@code caches[b]}.
-     * Layer-outer across the whole batch, so each layer's weights serve every sequence of the step back to
-     * back while they are hot; within a layer the sequences are independent (own cache, own scratch) and run
-     * in parallel on {@code pool} (null: this thread). Each sequence sees exactly the cache a solo forward
-     * would give it, so the result is bit-identical to {@link #forward} per sequence.
+     * All their tokens go through each layer together, so each weight is read once per step for the whole
+     * batch (an expert once for all the rows that chose it); the cache-dependent part of attention runs per
+     * sequence, in parallel on {@code pool} (null: this thread). Returns the final streams of every token,
+     * sequence after sequence ([Σ len × hc·d]); each is bit-identical to {@link #forward} of that sequence alone.
      */
-    public float[][] forwardBatch(int[][] tokens, KvCache[] caches, Scratch[] scratch, int topk, Numerics num,
-                                  java.util.concurrent.ExecutorService pool) {
-        int B = tokens.length, d = config.dim(), width = config.hcMult() * d;
-        float[][] X = new float[B][];
-        float[][] tmp = new float[B][width];
-        long[] start = new long[B];
+    public float[] forwardBatch(int[][] tokens, KvCache[] caches, Scratch[] scratch, int topk, Numerics num,
+                                java.util.concurrent.ExecutorService pool) {
+        int B = tokens.length, total = 0;
+        for (int[] t : tokens) {
+            for (int id : t) checkToken(id);
+            total += t.length;
+        }
+        Rows rows = scratch[0].rows();
+        rows.reset(total, B);
+        int r = 0;
         for (int b = 0; b < B; b++) {
-            for (int t : tokens[b]) checkToken(t);
-            start[b] = caches[b].length();
-            X[b] = new float[tokens[b].length * width];
-            float[] e = new float[d];
-            for (int t = 0; t < tokens[b].length; t++) {
-                embed.row(tokens[b][t], e, 0);
-                for (int j = 0; j < config.hcMult(); j++) System.arraycopy(e, 0, X[b], t * width + j * d, d);
+            rows.seqStart[b] = r;
+            rows.caches[b] = caches[b];
+            rows.scratch[b] = scratch[b];
+            long start = caches[b].length();
+            for (int t = 0; t < tokens[b].length; t++, r++) {
+                rows.token[r] = tokens[b][t];
+                rows.pos[r] = start + t;
             }
         }
-        for (int l = 0; l < blocks.length; l++) {
-            int layer = l;
-            Parallel.forEach(pool, B, b -> {
-                LayerCache lc = caches[b].layer(layer);
-                for (int t = 0; t < tokens[b].length; t++)
-                    blocks[layer].forward(X[b], t * width, tokens[b][t], start[b] + t, lc, topk, Observer.NONE, num, scratch[b], tmp[b]);
-            });
-        }
-        for (int b = 0; b < B; b++) caches[b].advance(tokens[b].length);
+        rows.seqStart[B] = total;
+        float[] X = new float[total * config.hcMult() * config.dim()];
+        run(X, rows, topk, Observer.NONE, num, pool);
         return X;
     }
 
@@ -240,10 +259,28 @@ public final class Model implements AutoCloseable {
         head(y, logits);
     }
 
+    /**
+     * Logits of n tokens whose streams start at X[offs[i]], with one read of the output head for all of them
+     * (the head is the largest single weight a decoded token reads). Row i is bit-identical to {@link #logits}.
+     */
+    public float[][] logits(float[] X, int[] offs, int n, Numerics num) {
+        int d = config.dim(), vocab = config.vocabSize();
+        float[] y = new float[n * d], flat = new float[n * vocab];
+        float[] one = new float[d];
+        for (int i = 0; i < n; i++) {
+            hcHead.collapse(X, offs[i], one, num);
+            RmsNorm.apply(one, 0, d, norm, config.normEps(), y, i * d, num);
+        }
+        head.matmul(y, 0, d, n, flat, 0, vocab, 0, vocab);
+        float[][] out = new float[n][];
+        for (int i = 0; i < n; i++) out[i] = java.util.Arrays.copyOfRange(flat, i * vocab, (i + 1) * vocab);
+        return out;
+    }
+
     /** MTP draft logits (see {@link Mtp}); the MTP cache is the last layer of {@code cache}. */
     public void mtpLogits(float[] mainStreams, int off, int nextToken, long pos, KvCache cache, float[] logits, Numerics num, Scratch s) {
         if (mtp == null) throw new IllegalStateException("this checkpoint has no MTP tensors (mtp.0.*)");
-        mtp.forward(this, mainStreams, off, nextToken, pos, cache.layer(blocks.length), logits, num, s);
+        mtp.forward(this, mainStreams, off, nextToken, pos, cache, logits, num, s);
     }
 
     @Override

@@ -1,6 +1,6 @@
 package dev.ds4j.model;
 
-import dev.ds4j.kv.LayerCache;
+import dev.ds4j.kv.KvCache;
 import dev.ds4j.tensor.Matrix;
 
 /**
@@ -35,10 +35,10 @@ public final class Mtp {
      * Draft logits for token i+2 from the main streams at position i ({@code mainStreams}, hc·d floats) and
      * the token at i+1. Advances {@code cache}, which must be at position i.
      */
-    void forward(Model m, float[] mainStreams, int mainOff, int nextToken, long pos, LayerCache cache, float[] logits,
+    void forward(Model m, float[] mainStreams, int mainOff, int nextToken, long pos, KvCache cache, float[] logits,
                  Numerics num, Scratch s) {
         float[] e = new float[d], h = new float[d], proj = new float[d];
-        float[] X = new float[hc * d], tmp = new float[hc * d];
+        float[] X = new float[hc * d];
         m.embedding(nextToken, e);
         RmsNorm.apply(e, 0, d, enorm, eps, e, 0, num);
         float[] eOut = new float[d];
@@ -48,7 +48,15 @@ public final class Mtp {
             num.linear(hProj, h, 0, proj, s.lin);
             for (int i = 0; i < d; i++) X[j * d + i] = num.act(proj[i] + eOut[i]);
         }
-        block.forward(X, 0, nextToken, pos, cache, 0, Observer.NONE, num, s, tmp);
+        Rows rows = s.rows();
+        rows.reset(1, 1);
+        rows.seqStart[0] = 0;
+        rows.seqStart[1] = 1;
+        rows.caches[0] = cache;
+        rows.scratch[0] = s;
+        rows.token[0] = nextToken;
+        rows.pos[0] = pos;
+        block.forward(X, rows, 0, Observer.NONE, num, null);
         if (logits == null) return;   // only the cache was wanted (catching up on known positions)
         float[] y = new float[d];
         hcHead.collapse(X, 0, y, num);

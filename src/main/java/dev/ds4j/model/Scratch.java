@@ -17,7 +17,17 @@ public final class Scratch {
     float[] indexScores = new float[64], attnScores = new float[256];
     int[] picks = new int[64];
 
+    private final ModelConfig config;
+    private Rows rows;
+
+    /** The row buffers of this scratch's forward passes (made on first use). */
+    Rows rows() {
+        if (rows == null) rows = new Rows(config);
+        return rows;
+    }
+
     public Scratch(ModelConfig c) {
+        config = c;
         int d = c.dim(), hd = c.headDim(), hc = c.hcMult();
         x = new float[d];
         collapsed = new float[d];

@@ -102,20 +102,19 @@ public final class Session {
     /** As {@link #prefill(int[], boolean)}; {@code progress} (if not null) gets the tokens done after each chunk. */
     public float[][] prefill(int[] tokens, boolean allRows, java.util.function.IntConsumer progress) {
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
-        int vocab = model.config().vocabSize();
         float[][] rows = new float[allRows ? tokens.length : 1][];
-        float[] y = new float[model.config().dim()];
         for (int off = 0; off < tokens.length; off += opts.chunk()) {
             int len = Math.min(opts.chunk(), tokens.length - off);
             float[] X = model.forward(tokens, off, len, cache, opts.indexTopk(), opts.observer(), opts.numerics(), scratch);
             if (opts.mtp()) catchUpMtp(tokens, off, len, X);
-            for (int t = 0; t < len; t++) {
-                int row = off + t;
-                if (allRows || row == tokens.length - 1) {
-                    float[] logits = new float[vocab];
-                    model.logits(X, t * width, logits, y, opts.numerics());
-                    rows[allRows ? row : 0] = logits;
-                }
+            // The rows that want logits share one read of the output head.
+            int[] offs = new int[len];
+            int n = 0;
+            for (int t = 0; t < len; t++) if (allRows || off + t == tokens.length - 1) offs[n++] = t * width;
+            if (n > 0) {
+                float[][] chunkRows = model.logits(X, offs, n, opts.numerics());
+                if (allRows) System.arraycopy(chunkRows, 0, rows, off, n);
+                else rows[0] = chunkRows[0];
             }
             System.arraycopy(X, (len - 1) * width, lastStreams, 0, width);
             lastToken = tokens[off + len - 1];
@@ -145,19 +144,24 @@ public final class Session {
             caches[b] = s.cache;
             scratch[b] = s.scratch;
         }
-        float[][] X = model.forwardBatch(tokens, caches, scratch, o.indexTopk(), o.numerics(), pool);
-        float[][] logits = new float[B][];
-        int vocab = model.config().vocabSize();
-        dev.ds4j.model.Parallel.forEach(pool, B, b -> {
+        float[] X = model.forwardBatch(tokens, caches, scratch, o.indexTopk(), o.numerics(), pool);
+        // Every sequence that wants logits shares one read of the output head.
+        int[] offs = new int[B], which = new int[B];
+        int n = 0, row = 0;
+        for (int b = 0; b < B; b++) {
             Session s = sessions[b];
-            int last = tokens[b].length - 1;
-            System.arraycopy(X[b], last * s.width, s.lastStreams, 0, s.width);
-            s.lastToken = tokens[b][last];
+            row += tokens[b].length;
+            int off = (row - 1) * s.width;
+            System.arraycopy(X, off, s.lastStreams, 0, s.width);
+            s.lastToken = tokens[b][tokens[b].length - 1];
             if (wantLogits[b]) {
-                logits[b] = new float[vocab];
-                model.logits(X[b], last * s.width, logits[b], new float[model.config().dim()], o.numerics());
+                offs[n] = off;
+                which[n++] = b;
             }
-        });
+        }
+        float[][] logits = new float[B][];
+        float[][] rows = n == 0 ? new float[0][] : model.logits(X, offs, n, o.numerics());
+        for (int i = 0; i < n; i++) logits[which[i]] = rows[i];
         return logits;
     }
 

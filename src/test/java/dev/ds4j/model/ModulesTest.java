@@ -64,8 +64,11 @@ class ModulesTest {
         int mix = cfg.hcMixDim();   // 2 + 2 + 4 = 8
         float[] base = {0, 1, 0, 0.5f, 0, (float) Math.log(3), 0, 0};
         HyperConnection hcn = new HyperConnection(Matrix.ofFloats("fn", mix, 2, new float[mix * 2]), base, new float[]{1, 1, 1}, cfg);
-        float[] X = {2, -4}, out = new float[1], post = new float[2], comb = new float[4], m = new float[mix];
-        hcn.pre(X, 0, out, post, comb, m, Numerics.PLAIN);
+        float[] X = {2, -4};
+        Rows rows = new Rows(cfg);
+        rows.reset(1, 1);
+        hcn.pre(X, rows, Numerics.PLAIN);
+        float[] out = rows.sub, post = rows.post, comb = rows.comb;
         // Row softmax of [[0, ln 3], [0, 0]] = [[1/4, 3/4], [1/2, 1/2]]; Sinkhorn keeps the cross ratio
         // c00·c11 / (c01·c10) = 1/3, so the doubly stochastic limit is [[a, 1−a], [1−a, a]] with a = 1/(1+√3).
         double a = 1 / (1 + Math.sqrt(3));
@@ -79,8 +82,9 @@ class ModulesTest {
         assertThat(post[0]).isCloseTo(1f, within(1e-6f));
         assertThat(post[1]).isCloseTo((float) (2 / (1 + Math.exp(-0.5))), within(1e-6f));
         // HC_post: stream k = post_k·f + Σ_j C[j][k]·X_j (column k).
-        float[] Y = new float[2];
-        hcn.post(new float[]{10}, X, 0, post, comb, Y, 0, Numerics.PLAIN);
+        rows.sub[0] = 10;
+        float[] Y = X.clone();
+        hcn.post(Y, rows, 0, new float[2], Numerics.PLAIN);
         assertThat(Y[1]).isCloseTo((float) (post[1] * 10 + comb[1] * 2 + comb[3] * -4), within(1e-5f));
     }
 
