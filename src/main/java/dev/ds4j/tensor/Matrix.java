@@ -242,10 +242,23 @@ public abstract sealed class Matrix permits Matrix.F32, Matrix.Bf16, Matrix.Fp8,
         public DType storage() { return DType.F8_E4M3; }
         public long bytes() { return (long) rows * cols + s.byteSize(); }
 
+        boolean f32Scales() { return f32Scales; }
+
         /** The scale of row r's column block cb (128 columns). */
         float scale(int r, int cb) {
             long i = (long) (r >> 7) * scaleCols + cb;
             return f32Scales ? s.get(F32_LE, 4 * i) : Formats.E8M0[s.get(ValueLayout.JAVA_BYTE, i) & 0xFF];
+        }
+
+        /** The lane-layout kernel wants the inputs regrouped and prescaled (see VectorKernels). */
+        @Override
+        void prepare(KernelPool.Job j) {
+            if (!VectorKernels.fp8Lanes(this)) return;
+            float[] buf = j.buf(j.n * cols);
+            for (int i = 0; i < j.n; i++) VectorKernels.fp8Regroup(j.x, j.xOff + i * j.xStride, buf, i * cols, cols);
+            j.x = buf;
+            j.xOff = 0;
+            j.xStride = cols;
         }
 
         void vectorRows(float[] x, int xOff, int xStride, int n, float[] y, int yOff, int yStride, int r0, int r1) {
