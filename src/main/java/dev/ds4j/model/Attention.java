@@ -3,6 +3,7 @@ package dev.ds4j.model;
 import dev.ds4j.kv.LayerCache;
 import dev.ds4j.tensor.Matrix;
 import dev.ds4j.tensor.Quant;
+import dev.ds4j.tensor.Vec;
 
 /**
  * The attention block shared by all three layer kinds (§4.3): low-rank queries, one shared key=value head
@@ -112,18 +113,23 @@ public final class Attention {
             obs.indexPicks(layer, pos, picks, k, scores, visible);
         }
 
-        // One softmax per head over window keys (in position order), compressed keys and the sink. Keys are
-        // decoded from the cache's layout once per pass and shared by all heads; each head's sums still run
-        // in key order, so the result does not depend on the layout or on this loop nesting.
+        // One softmax per head over window keys (in position order), compressed keys and the sink. Scores are
+        // split across the cores by key (each key decoded from the cache's layout once, for every head), the
+        // weighted sum by head (each head's sum runs in key order): no result depends on the split.
         long first = Math.max(0, pos - window + 1);
         int nWin = (int) (pos - first + 1);
         int n = nWin + nPicked;
         float[] sc = s.attnScores(heads * n);      // [head][key]: logits, then the probabilities used in P·V
-        float[] key = s.key, o = rows.o;
-        for (int i = 0; i < n; i++) {
-            loadKey(cache, i, nWin, first, picks, key);
-            for (int h = 0; h < heads; h++) sc[h * n + i] = dot(q, qOff0 + h * headDim, key, 0, headDim) * softmaxScale;
-        }
+        float[] o = rows.o;
+        int[] picked = picks;
+        long flops = (long) n * heads * headDim;
+        Vec.parallel(n, 8, flops, (i0, i1) -> {
+            float[] key = KEY.get().size(headDim);
+            for (int i = i0; i < i1; i++) {
+                loadKey(cache, i, nWin, first, picked, key);
+                for (int h = 0; h < heads; h++) sc[h * n + i] = Vec.dot(q, qOff0 + h * headDim, key, 0, headDim) * softmaxScale;
+            }
+        });
         for (int h = 0; h < heads; h++) {
             int row = h * n;
             float max = sink[h];
@@ -137,14 +143,13 @@ public final class Attention {
             s.headInv[h] = 1f / denom;
         }
         java.util.Arrays.fill(o, qOff0, qOff0 + qWidth, 0f);
-        for (int i = 0; i < n; i++) {
-            loadKey(cache, i, nWin, first, picks, key);
-            for (int h = 0; h < heads; h++) {
-                float pv = sc[h * n + i];
-                int qOff = qOff0 + h * headDim;
-                for (int c = 0; c < headDim; c++) o[qOff + c] += pv * key[c];
+        Vec.parallel(heads, 1, flops, (h0, h1) -> {
+            float[] key = KEY.get().size(headDim);
+            for (int i = 0; i < n; i++) {
+                loadKey(cache, i, nWin, first, picked, key);
+                for (int h = h0; h < h1; h++) Vec.axpy(sc[h * n + i], key, 0, o, qOff0 + h * headDim, headDim);
             }
-        }
+        });
         for (int h = 0; h < heads; h++) {
             int qOff = qOff0 + h * headDim;
             float inv = s.headInv[h];
@@ -152,6 +157,18 @@ public final class Attention {
             rope.apply(o, qOff, headDim, s.cos, s.sin, true, num);
         }
     }
+
+    /** A per-thread buffer for one decoded key. */
+    private static final class KeyBuffer {
+        private float[] key = new float[0];
+
+        float[] size(int n) {
+            if (key.length < n) key = new float[n];
+            return key;
+        }
+    }
+
+    private static final ThreadLocal<KeyBuffer> KEY = ThreadLocal.withInitial(KeyBuffer::new);
 
     /**
      * Grouped output projection of all rows: group g's heads (concatenated) through rows g·oLora.. of wo_a,
@@ -169,11 +186,5 @@ public final class Attention {
     private static void loadKey(LayerCache cache, int i, int nWin, long first, int[] picks, float[] key) {
         if (i < nWin) cache.window.get(first + i, key, 0);
         else cache.compressed.get(picks != null ? picks[i - nWin] : i - nWin, key, 0);
-    }
-
-    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
-        float acc = 0;
-        for (int i = 0; i < n; i++) acc += a[aOff + i] * b[bOff + i];
-        return acc;
     }
 }

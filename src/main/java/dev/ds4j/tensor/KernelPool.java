@@ -55,10 +55,15 @@ final class KernelPool {
             job.m.kernel(job, r0, r1);
             return;
         }
+        split(job, r0, r1, ROW_ALIGN);
+    }
+
+    private static void split(Job job, int r0, int r1, int align) {
+        int rows = r1 - r0;
         SPLITS.incrementAndGet();
         int target = THREADS * CHUNKS_PER_THREAD;
-        int chunkRows = Math.max(ROW_ALIGN, (rows + target - 1) / target);
-        chunkRows = (chunkRows + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
+        int chunkRows = Math.max(align, (rows + target - 1) / target);
+        chunkRows = (chunkRows + align - 1) / align * align;
         job.r0 = r0;
         job.r1 = r1;
         job.chunkRows = chunkRows;
@@ -82,8 +87,28 @@ final class KernelPool {
         }
     }
 
+    /**
+     * Runs {@code task} over [0, n) in chunks of {@code align}-multiples across the pool (the caller taking a
+     * share) when {@code workBytes} is worth a split, else inline. Same threading rules as the products.
+     */
+    static void forRange(int n, int align, long workBytes, Vec.Range task) {
+        if (POOL == null || workBytes < MIN_SPLIT_BYTES || n < 2 * align
+                || Thread.currentThread() instanceof ForkJoinWorkerThread w && w.getPool() == POOL) {
+            task.run(0, n);
+            return;
+        }
+        Job job = JOBS.get();
+        job.range = task;
+        try {
+            split(job, 0, n, align);
+        } finally {
+            job.range = null;
+        }
+    }
+
     /** One product in flight: the matrix, the (prepared) inputs and outputs, and the chunk counter. */
     static final class Job {
+        Vec.Range range;
         Matrix m;
         float[] x, y;
         int xOff, xStride, n, yOff, yStride;
@@ -104,8 +129,9 @@ final class KernelPool {
 
         private void work() {
             for (int c; (c = next.getAndIncrement()) < chunks; ) {
-                int a = r0 + c * chunkRows;
-                m.kernel(this, a, Math.min(a + chunkRows, r1));
+                int a = r0 + c * chunkRows, b = Math.min(a + chunkRows, r1);
+                if (range != null) range.run(a, b);
+                else m.kernel(this, a, b);
             }
         }
     }
