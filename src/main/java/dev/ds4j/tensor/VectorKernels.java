@@ -428,79 +428,117 @@ final class VectorKernels {
     }
 
     private static void fp8ByLanes(Matrix.Fp8 m, float[] x, int xOff, int xStride, int n, float[] y, int yOff, int yStride, int r0, int r1) {
+        // One method per case: together they exceed C2's inlining budget, and a vector operation left as a
+        // call runs a hundred times slower.
+        if (n == 1) fp8LanesOneInput(m, x, xOff, y, yOff, r0, r1);
+        else fp8LanesInputs(m, x, xOff, xStride, n, y, yOff, yStride, r0, r1);
+    }
+
+    private static void fp8LanesOneInput(Matrix.Fp8 m, float[] x, int xOff, float[] y, int yOff, int r0, int r1) {
+        Scratch sc = SCRATCH.get().size(m.cols);
+        float[] xs = null;
+        int rb = -1;
+        for (int r = r0; r < r1; r++) {
+            if (r >> 7 != rb) xs = rowInput(m, rb = r >> 7, x, xOff, 0, 1, sc);
+            if (r + 1 < r1 && (r + 1) >> 7 == rb) {
+                fp8LaneRows2(m, r, xs, y, yOff + r);
+                r++;
+            } else {
+                y[yOff + r] = fp8LaneDot(m, r, xs, 0);
+            }
+        }
+    }
+
+    private static void fp8LanesInputs(Matrix.Fp8 m, float[] x, int xOff, int xStride, int n, float[] y, int yOff, int yStride, int r0, int r1) {
         Scratch sc = SCRATCH.get().size(m.cols);
         float[] xs = null;
         int rb = -1;
         for (int r = r0; r < r1; r++) {
             if (r >> 7 != rb) xs = rowInput(m, rb = r >> 7, x, xOff, xStride, n, sc);
-            if (n == 1) {
-                y[yOff + r] = fp8LaneDot(m, r, xs);
-                continue;
-            }
-            fp8LaneDecode(m, r, sc.row);
             int i = 0;
-            for (; i + 2 <= n; i += 2) fp8LaneDotDecoded2(m, sc.row, xs, i * m.cols, y, yOff + i * yStride + r, yStride);
-            for (; i < n; i++) y[yOff + i * yStride + r] = fp8LaneDotDecoded(m, sc.row, xs, i * m.cols);
+            for (; i + 4 <= n; i += 4) fp8LaneInputs4(m, r, xs, i * m.cols, y, yOff + i * yStride + r, yStride);
+            for (; i < n; i++) y[yOff + i * yStride + r] = fp8LaneDot(m, r, xs, i * m.cols);
         }
     }
 
-    /** Row r against the scaled input xs: ((k0 + k1) + (k2 + k3)) · 2^56, k_j the sum over byte j. */
-    private static float fp8LaneDot(Matrix.Fp8 m, int r, float[] xs) {
+    /**
+     * Row r against the scaled input xs: (a + b) · 2^56, where chain a sums bytes 0 and 2 of every group and
+     * chain b bytes 1 and 3 (in group order, alternating). Every path keeps exactly this order.
+     */
+    private static float fp8LaneDot(Matrix.Fp8 m, int r, float[] xs, int xo) {
         MemorySegment w = m.w;
         long base = (long) r * m.cols;
-        FloatVector k0 = FloatVector.zero(F), k1 = k0, k2 = k0, k3 = k0;
+        FloatVector a = FloatVector.zero(F), b = a;
         for (int c = 0; c < m.cols; c += 4 * L) {
             IntVector v = IntVector.fromMemorySegment(I, w, base + c, LE);
-            k0 = v.lanewise(LSHL, 24).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x(xs, c), k0);
-            k1 = v.lanewise(LSHL, 16).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x(xs, c + L), k1);
-            k2 = v.lanewise(LSHL, 8).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x(xs, c + 2 * L), k2);
-            k3 = v.lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x(xs, c + 3 * L), k3);
+            a = v.lanewise(LSHL, 24).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x(xs, xo + c), a);
+            b = v.lanewise(LSHL, 16).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x(xs, xo + c + L), b);
+            a = v.lanewise(LSHL, 8).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x(xs, xo + c + 2 * L), a);
+            b = v.lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x(xs, xo + c + 3 * L), b);
         }
-        return sum(k0.add(k1).add(k2.add(k3))) * Y_RESCALE;
+        return sum(a.add(b)) * Y_RESCALE;
     }
 
-    /** Row r decoded as fp8LaneDot decodes it, in the regrouped order. */
-    private static void fp8LaneDecode(Matrix.Fp8 m, int r, float[] buf) {
+    /**
+     * fp8LaneDot for rows r and r+1 (same row block): two weight streams in flight per core, which one
+     * stream does not reach, and four chains.
+     */
+    private static void fp8LaneRows2(Matrix.Fp8 m, int r, float[] xs, float[] y, int yo) {
+        MemorySegment w = m.w;
+        long b0 = (long) r * m.cols, b1 = b0 + m.cols;
+        FloatVector a0 = FloatVector.zero(F), c0 = a0, a1 = a0, c1 = a0;
+        for (int c = 0; c < m.cols; c += 4 * L) {
+            IntVector v = IntVector.fromMemorySegment(I, w, b0 + c, LE), u = IntVector.fromMemorySegment(I, w, b1 + c, LE);
+            FloatVector x0 = x(xs, c), x1 = x(xs, c + L), x2 = x(xs, c + 2 * L), x3 = x(xs, c + 3 * L);
+            a0 = v.lanewise(LSHL, 24).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x0, a0);
+            a1 = u.lanewise(LSHL, 24).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x0, a1);
+            c0 = v.lanewise(LSHL, 16).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x1, c0);
+            c1 = u.lanewise(LSHL, 16).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x1, c1);
+            a0 = v.lanewise(LSHL, 8).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x2, a0);
+            a1 = u.lanewise(LSHL, 8).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x2, a1);
+            c0 = v.lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x3, c0);
+            c1 = u.lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().fma(x3, c1);
+        }
+        y[yo] = sum(a0.add(c0)) * Y_RESCALE;
+        y[yo + 1] = sum(a1.add(c1)) * Y_RESCALE;
+    }
+
+    /**
+     * fp8LaneDot for four inputs (xs rows xo, xo + cols, …): each weight vector is decoded once, in registers,
+     * and used by all four; eight chains.
+     */
+    private static void fp8LaneInputs4(Matrix.Fp8 m, int r, float[] xs, int xo, float[] y, int yo, int ys) {
         MemorySegment w = m.w;
         long base = (long) r * m.cols;
-        for (int c = 0; c < m.cols; c += 4 * L) {
+        int n = m.cols, x1 = xo + n, x2 = x1 + n, x3 = x2 + n;
+        FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+        for (int c = 0; c < n; c += 4 * L) {
             IntVector v = IntVector.fromMemorySegment(I, w, base + c, LE);
-            v.lanewise(LSHL, 24).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().intoArray(buf, c);
-            v.lanewise(LSHL, 16).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().intoArray(buf, c + L);
-            v.lanewise(LSHL, 8).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().intoArray(buf, c + 2 * L);
-            v.lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().intoArray(buf, c + 3 * L);
+            FloatVector w0 = v.lanewise(LSHL, 24).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats();
+            a0 = w0.fma(x(xs, xo + c), a0);
+            a1 = w0.fma(x(xs, x1 + c), a1);
+            a2 = w0.fma(x(xs, x2 + c), a2);
+            a3 = w0.fma(x(xs, x3 + c), a3);
+            FloatVector w1 = v.lanewise(LSHL, 16).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats();
+            b0 = w1.fma(x(xs, xo + c + L), b0);
+            b1 = w1.fma(x(xs, x1 + c + L), b1);
+            b2 = w1.fma(x(xs, x2 + c + L), b2);
+            b3 = w1.fma(x(xs, x3 + c + L), b3);
+            FloatVector w2 = v.lanewise(LSHL, 8).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats();
+            a0 = w2.fma(x(xs, xo + c + 2 * L), a0);
+            a1 = w2.fma(x(xs, x1 + c + 2 * L), a1);
+            a2 = w2.fma(x(xs, x2 + c + 2 * L), a2);
+            a3 = w2.fma(x(xs, x3 + c + 2 * L), a3);
+            FloatVector w3 = v.lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats();
+            b0 = w3.fma(x(xs, xo + c + 3 * L), b0);
+            b1 = w3.fma(x(xs, x1 + c + 3 * L), b1);
+            b2 = w3.fma(x(xs, x2 + c + 3 * L), b2);
+            b3 = w3.fma(x(xs, x3 + c + 3 * L), b3);
         }
-    }
-
-    /** fp8LaneDot over a decoded row: the same operations on the same values. */
-    private static float fp8LaneDotDecoded(Matrix.Fp8 m, float[] wd, float[] xs, int xo) {
-        FloatVector k0 = FloatVector.zero(F), k1 = k0, k2 = k0, k3 = k0;
-        for (int c = 0; c < m.cols; c += 4 * L) {
-            k0 = x(wd, c).fma(x(xs, xo + c), k0);
-            k1 = x(wd, c + L).fma(x(xs, xo + c + L), k1);
-            k2 = x(wd, c + 2 * L).fma(x(xs, xo + c + 2 * L), k2);
-            k3 = x(wd, c + 3 * L).fma(x(xs, xo + c + 3 * L), k3);
-        }
-        return sum(k0.add(k1).add(k2.add(k3))) * Y_RESCALE;
-    }
-
-    /** fp8LaneDotDecoded for two inputs (xs rows xo and xo + cols) at once: eight chains, each weight loaded once. */
-    private static void fp8LaneDotDecoded2(Matrix.Fp8 m, float[] wd, float[] xs, int xo, float[] y, int yo, int ys) {
-        int x1 = xo + m.cols;
-        FloatVector k0 = FloatVector.zero(F), k1 = k0, k2 = k0, k3 = k0, l0 = k0, l1 = k0, l2 = k0, l3 = k0;
-        for (int c = 0; c < m.cols; c += 4 * L) {
-            FloatVector w0 = x(wd, c), w1 = x(wd, c + L), w2 = x(wd, c + 2 * L), w3 = x(wd, c + 3 * L);
-            k0 = w0.fma(x(xs, xo + c), k0);
-            l0 = w0.fma(x(xs, x1 + c), l0);
-            k1 = w1.fma(x(xs, xo + c + L), k1);
-            l1 = w1.fma(x(xs, x1 + c + L), l1);
-            k2 = w2.fma(x(xs, xo + c + 2 * L), k2);
-            l2 = w2.fma(x(xs, x1 + c + 2 * L), l2);
-            k3 = w3.fma(x(xs, xo + c + 3 * L), k3);
-            l3 = w3.fma(x(xs, x1 + c + 3 * L), l3);
-        }
-        y[yo] = sum(k0.add(k1).add(k2.add(k3))) * Y_RESCALE;
-        y[yo + ys] = sum(l0.add(l1).add(l2.add(l3))) * Y_RESCALE;
+        y[yo] = sum(a0.add(b0)) * Y_RESCALE;
+        y[yo + ys] = sum(a1.add(b1)) * Y_RESCALE;
+        y[yo + 2 * ys] = sum(a2.add(b2)) * Y_RESCALE;
+        y[yo + 3 * ys] = sum(a3.add(b3)) * Y_RESCALE;
     }
 
     // ---------------------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ public class KernelBench {
             default -> DType.F32;
         };
         double bytesPerWeight = switch (format) { case "FP4" -> 0.5; case "FP8" -> 1; case "BF16" -> 2; default -> 4; };
-        int rows = (int) ((long) mb * 1024 * 1024 / (cols * bytesPerWeight)) / 128 * 128;
+        int rows = Math.max(128, (int) ((long) mb * 1024 * 1024 / (cols * bytesPerWeight)) / 128 * 128);
         weights = new Matrix[4];   // 4 copies, cycled, so at 64 MB nothing stays in the last-level cache
         for (int i = 0; i < weights.length; i++) weights[i] = matrix(dt, rows, cols, rnd);
         x = new float[inputs * cols];
