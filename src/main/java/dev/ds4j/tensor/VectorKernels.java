@@ -449,16 +449,88 @@ final class VectorKernels {
         }
     }
 
+    /** Rows per tile and columns per chunk of the many-input FP8 product (see fp8LanesInputs). */
+    private static final int FP8_TILE_ROWS = 16, FP8_CHUNK = 1024;
+
+    /**
+     * Many inputs: tiles of 16 rows × chunks of 1024 columns, so the chunk of every input (n × 4 KB) stays in
+     * L2 while the tile's rows pass over it, and one input pair's chunk (8 KB) and the decoded row chunk
+     * (4 KB) in L1. Each (row, input) keeps its two chains in memory between chunks: its sums still run in
+     * column order, the same operations as fp8LaneDot.
+     */
     private static void fp8LanesInputs(Matrix.Fp8 m, float[] x, int xOff, int xStride, int n, float[] y, int yOff, int yStride, int r0, int r1) {
         Scratch sc = SCRATCH.get().size(m.cols);
         float[] xs = null;
-        int rb = -1;
-        for (int r = r0; r < r1; r++) {
-            if (r >> 7 != rb) xs = rowInput(m, rb = r >> 7, x, xOff, xStride, n, sc);
-            int i = 0;
-            for (; i + 4 <= n; i += 4) fp8LaneInputs4(m, r, xs, i * m.cols, y, yOff + i * yStride + r, yStride);
-            for (; i < n; i++) y[yOff + i * yStride + r] = fp8LaneDot(m, r, xs, i * m.cols);
+        int rb = -1, cols = m.cols, chains = 2 * L;
+        float[] acc = sc.acc(FP8_TILE_ROWS * n * chains);
+        for (int t0 = r0; t0 < r1; ) {
+            if (t0 >> 7 != rb) xs = rowInput(m, rb = t0 >> 7, x, xOff, xStride, n, sc);
+            int t1 = Math.min(Math.min(r1, t0 + FP8_TILE_ROWS), (rb + 1) << 7);
+            java.util.Arrays.fill(acc, 0, (t1 - t0) * n * chains, 0f);
+            for (int c0 = 0; c0 < cols; c0 += FP8_CHUNK) {
+                int c1 = Math.min(cols, c0 + FP8_CHUNK);
+                for (int r = t0; r < t1; r++) {
+                    fp8LaneDecode(m, r, c0, c1, sc.row);
+                    int ao = (r - t0) * n * chains, i = 0;
+                    for (; i + 2 <= n; i += 2) fp8LaneChunk2(sc.row, c1 - c0, xs, i * cols + c0, cols, acc, ao + i * chains);
+                    if (i < n) fp8LaneChunk1(sc.row, c1 - c0, xs, i * cols + c0, acc, ao + i * chains);
+                }
+            }
+            for (int r = t0; r < t1; r++)
+                for (int i = 0; i < n; i++) {
+                    int ao = ((r - t0) * n + i) * chains;
+                    y[yOff + i * yStride + r] = sum(x(acc, ao).add(x(acc, ao + L))) * Y_RESCALE;
+                }
+            t0 = t1;
         }
+    }
+
+    /** Columns [c0, c1) of row r, decoded as fp8LaneDot decodes them (regrouped order), into buf[0 ..). */
+    private static void fp8LaneDecode(Matrix.Fp8 m, int r, int c0, int c1, float[] buf) {
+        MemorySegment w = m.w;
+        long base = (long) r * m.cols;
+        for (int c = c0; c < c1; c += 4 * L) {
+            IntVector v = IntVector.fromMemorySegment(I, w, base + c, LE);
+            int o = c - c0;
+            v.lanewise(LSHL, 24).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().intoArray(buf, o);
+            v.lanewise(LSHL, 16).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().intoArray(buf, o + L);
+            v.lanewise(LSHL, 8).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().intoArray(buf, o + 2 * L);
+            v.lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats().intoArray(buf, o + 3 * L);
+        }
+    }
+
+    /** A decoded chunk against two inputs (xs at xo and xo + stride), chains a, b of each at acc[ao ..]. */
+    private static void fp8LaneChunk2(float[] wd, int len, float[] xs, int xo, int stride, float[] acc, int ao) {
+        int x1 = xo + stride, ao1 = ao + 2 * L;
+        FloatVector a0 = x(acc, ao), b0 = x(acc, ao + L), a1 = x(acc, ao1), b1 = x(acc, ao1 + L);
+        for (int c = 0; c < len; c += 4 * L) {
+            FloatVector w0 = x(wd, c), w1 = x(wd, c + L), w2 = x(wd, c + 2 * L), w3 = x(wd, c + 3 * L);
+            a0 = w0.fma(x(xs, xo + c), a0);
+            a1 = w0.fma(x(xs, x1 + c), a1);
+            b0 = w1.fma(x(xs, xo + c + L), b0);
+            b1 = w1.fma(x(xs, x1 + c + L), b1);
+            a0 = w2.fma(x(xs, xo + c + 2 * L), a0);
+            a1 = w2.fma(x(xs, x1 + c + 2 * L), a1);
+            b0 = w3.fma(x(xs, xo + c + 3 * L), b0);
+            b1 = w3.fma(x(xs, x1 + c + 3 * L), b1);
+        }
+        a0.intoArray(acc, ao);
+        b0.intoArray(acc, ao + L);
+        a1.intoArray(acc, ao1);
+        b1.intoArray(acc, ao1 + L);
+    }
+
+    /** fp8LaneChunk2 for one input. */
+    private static void fp8LaneChunk1(float[] wd, int len, float[] xs, int xo, float[] acc, int ao) {
+        FloatVector a = x(acc, ao), b = x(acc, ao + L);
+        for (int c = 0; c < len; c += 4 * L) {
+            a = x(wd, c).fma(x(xs, xo + c), a);
+            b = x(wd, c + L).fma(x(xs, xo + c + L), b);
+            a = x(wd, c + 2 * L).fma(x(xs, xo + c + 2 * L), a);
+            b = x(wd, c + 3 * L).fma(x(xs, xo + c + 3 * L), b);
+        }
+        a.intoArray(acc, ao);
+        b.intoArray(acc, ao + L);
     }
 
     /**
@@ -501,44 +573,6 @@ final class VectorKernels {
         }
         y[yo] = sum(a0.add(c0)) * Y_RESCALE;
         y[yo + 1] = sum(a1.add(c1)) * Y_RESCALE;
-    }
-
-    /**
-     * fp8LaneDot for four inputs (xs rows xo, xo + cols, …): each weight vector is decoded once, in registers,
-     * and used by all four; eight chains.
-     */
-    private static void fp8LaneInputs4(Matrix.Fp8 m, int r, float[] xs, int xo, float[] y, int yo, int ys) {
-        MemorySegment w = m.w;
-        long base = (long) r * m.cols;
-        int n = m.cols, x1 = xo + n, x2 = x1 + n, x3 = x2 + n;
-        FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-        for (int c = 0; c < n; c += 4 * L) {
-            IntVector v = IntVector.fromMemorySegment(I, w, base + c, LE);
-            FloatVector w0 = v.lanewise(LSHL, 24).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats();
-            a0 = w0.fma(x(xs, xo + c), a0);
-            a1 = w0.fma(x(xs, x1 + c), a1);
-            a2 = w0.fma(x(xs, x2 + c), a2);
-            a3 = w0.fma(x(xs, x3 + c), a3);
-            FloatVector w1 = v.lanewise(LSHL, 16).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats();
-            b0 = w1.fma(x(xs, xo + c + L), b0);
-            b1 = w1.fma(x(xs, x1 + c + L), b1);
-            b2 = w1.fma(x(xs, x2 + c + L), b2);
-            b3 = w1.fma(x(xs, x3 + c + L), b3);
-            FloatVector w2 = v.lanewise(LSHL, 8).lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats();
-            a0 = w2.fma(x(xs, xo + c + 2 * L), a0);
-            a1 = w2.fma(x(xs, x1 + c + 2 * L), a1);
-            a2 = w2.fma(x(xs, x2 + c + 2 * L), a2);
-            a3 = w2.fma(x(xs, x3 + c + 2 * L), a3);
-            FloatVector w3 = v.lanewise(ASHR, 4).and(0x87F0_0000).reinterpretAsFloats();
-            b0 = w3.fma(x(xs, xo + c + 3 * L), b0);
-            b1 = w3.fma(x(xs, x1 + c + 3 * L), b1);
-            b2 = w3.fma(x(xs, x2 + c + 3 * L), b2);
-            b3 = w3.fma(x(xs, x3 + c + 3 * L), b3);
-        }
-        y[yo] = sum(a0.add(b0)) * Y_RESCALE;
-        y[yo + ys] = sum(a1.add(b1)) * Y_RESCALE;
-        y[yo + 2 * ys] = sum(a2.add(b2)) * Y_RESCALE;
-        y[yo + 3 * ys] = sum(a3.add(b3)) * Y_RESCALE;
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -719,6 +753,13 @@ final class VectorKernels {
      */
     private static final class Scratch {
         float[] row = new float[4096], scales = new float[128], xs = new float[0];
+
+        float[] acc = new float[0];
+
+        float[] acc(int size) {
+            if (acc.length < size) acc = new float[size];
+            return acc;
+        }
 
         float[] xs(int size) {
             if (xs.length < size) xs = new float[size];

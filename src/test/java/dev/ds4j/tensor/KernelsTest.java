@@ -37,7 +37,7 @@ class KernelsTest {
     /** Formats × shapes, including rows and cols that are no multiple of 4, 8, 16 or 128 (hidden 192: a 64-wide FP8 block). */
     static Stream<Arguments> shapes() {
         List<Arguments> out = new ArrayList<>();
-        int[][] dense = {{1, 1}, {1, 8}, {3, 5}, {5, 17}, {7, 100}, {33, 192}, {130, 260}, {64, 1000}, {9, 4096}};
+        int[][] dense = {{1, 1}, {1, 8}, {3, 5}, {5, 17}, {7, 100}, {33, 192}, {130, 260}, {64, 1000}, {9, 4096}, {260, 1152}};
         for (String f : new String[]{"f32", "bf16", "fp8", "fp8-f32scales"})
             for (int[] s : dense) out.add(Arguments.of(f, s[0], s[1]));
         int[][] fp4 = {{1, 32}, {3, 64}, {5, 96}, {37, 192}, {130, 416}, {9, 4096}};
