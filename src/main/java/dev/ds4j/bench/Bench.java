@@ -60,6 +60,9 @@ public final class Bench {
         return new Result(promptTokens, prefill, decodeTokens, times, model.bytesPerToken(), bandwidth, s.cacheBytes());
     }
 
+    /** Untimed decode steps before each context point's timed ones. */
+    public static final int CONTEXT_WARMUP = 3;
+
     /** Decode cost at one context length: the cache filled with synthetic entries, then timed decode steps. */
     public record ContextPoint(long context, double secondsPerToken, long kvBytes, double fillSeconds) {}
 
@@ -75,6 +78,8 @@ public final class Bench {
         double fill = (System.nanoTime() - t0) / 1e9;
         double[] times = new double[decodeTokens];
         int next = 1000;
+        // Warm-up steps, untimed: the first context point would otherwise carry the JIT's compilations.
+        for (int i = 0; i < CONTEXT_WARMUP; i++) next = argmax(s.decode(next));
         for (int i = 0; i < decodeTokens; i++) {
             long t = System.nanoTime();
             next = argmax(s.decode(next));

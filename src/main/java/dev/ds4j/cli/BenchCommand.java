@@ -55,14 +55,14 @@ final class BenchCommand implements Callable<Integer> {
             }
             if (json) {
                 ObjectNode o = PyJson.MAPPER.createObjectNode();
-                o.put("model", model.toString()).put("numerics", numerics).put("threads", threads);
+                o.put("model", model.toString()).put("numerics", numerics).put("threads", threads).put("kernels", dev.ds4j.tensor.Matrix.kernels());
                 o.put("prompt_tokens", r.promptTokens()).put("prefill_tokens_per_s", r.prefillTokensPerSecond());
                 o.put("decode_tokens", r.decodeTokens()).put("decode_tokens_per_s", r.decodeTokensPerSecond());
                 o.put("weight_bytes_per_token", r.bytesPerToken()).put("bandwidth_bytes_per_s", r.bandwidth());
                 o.put("roofline_ratio", r.rooflineRatio()).put("prefill_over_decode", r.prefillOverDecode()).put("kv_bytes", r.kvBytes());
                 out.println(o.toString());
             } else {
-                out.printf("model            %s (%s numerics, %d threads)%n", model, numerics, threads);
+                out.printf("model            %s (%s numerics, %d threads, %s kernels)%n", model, numerics, threads, dev.ds4j.tensor.Matrix.kernels());
                 out.printf("prefill          %d tokens in %.2f s = %.1f tok/s%n", r.promptTokens(), r.prefillSeconds(), r.prefillTokensPerSecond());
                 out.printf("decode           %.3f s/token (median of %d) = %.2f tok/s%n", r.decodeSecondsPerToken(), r.decodeTokens(), r.decodeTokensPerSecond());
                 out.printf("weights/token    %.1f MB%n", r.bytesPerToken() / 1e6);

@@ -35,7 +35,7 @@ class BenchTest {
 
             Bench.ContextPoint p = Bench.contextPoint(m, Session.Options.defaults(), 5000, 2, 1);
             long at = 0;
-            for (var b : Model.cacheSpec(m.config(), false, KvLayout.COMPACT).bytesAt(5002)) at += b.total();
+            for (var b : Model.cacheSpec(m.config(), false, KvLayout.COMPACT).bytesAt(5002 + Bench.CONTEXT_WARMUP)) at += b.total();
             assertThat(p.kvBytes()).isEqualTo(at);
         }
     }
