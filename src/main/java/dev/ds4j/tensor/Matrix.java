@@ -96,8 +96,22 @@ public abstract sealed class Matrix permits Matrix.F32, Matrix.Bf16, Matrix.Fp8,
         matmul(x, 0, xStride, n, y, 0, yStride, 0, rows);
     }
 
-    /** Rearranges the job's inputs for the vector kernels where a format needs it (FP4); default: as given. */
+    /** Rearranges the job's inputs for the vector kernels where a format needs it (FP8, FP4); default: as given. */
     void prepare(KernelPool.Job job) {}
+
+    /** How a format rearranges one input of {@code cols} values: x[xo ..] → out[oo ..]. */
+    interface Regroup {
+        void apply(float[] x, int xo, float[] out, int oo, int cols);
+    }
+
+    /** Replaces the job's inputs by their regrouped copies, packed in the job's buffer. */
+    final void regroupInputs(KernelPool.Job j, Regroup regroup) {
+        float[] buf = j.buf(j.n * cols);
+        for (int i = 0; i < j.n; i++) regroup.apply(j.x, j.xOff + i * j.xStride, buf, i * cols, cols);
+        j.x = buf;
+        j.xOff = 0;
+        j.xStride = cols;
+    }
 
     /** Rows [r0, r1) of the job's product, on this thread. */
     final void kernel(KernelPool.Job j, int r0, int r1) {
@@ -253,12 +267,7 @@ public abstract sealed class Matrix permits Matrix.F32, Matrix.Bf16, Matrix.Fp8,
         /** The lane-layout kernel wants the inputs regrouped and prescaled (see VectorKernels). */
         @Override
         void prepare(KernelPool.Job j) {
-            if (!VectorKernels.fp8Lanes(this)) return;
-            float[] buf = j.buf(j.n * cols);
-            for (int i = 0; i < j.n; i++) VectorKernels.fp8Regroup(j.x, j.xOff + i * j.xStride, buf, i * cols, cols);
-            j.x = buf;
-            j.xOff = 0;
-            j.xStride = cols;
+            if (VectorKernels.fp8Lanes(this)) regroupInputs(j, VectorKernels::fp8Regroup);
         }
 
         void vectorRows(float[] x, int xOff, int xStride, int n, float[] y, int yOff, int yStride, int r0, int r1) {
@@ -301,13 +310,7 @@ public abstract sealed class Matrix permits Matrix.F32, Matrix.Bf16, Matrix.Fp8,
 
         /** The vector kernel wants the inputs regrouped, even columns apart from odd ones (see VectorKernels). */
         @Override
-        void prepare(KernelPool.Job j) {
-            float[] buf = j.buf(j.n * cols);
-            for (int i = 0; i < j.n; i++) VectorKernels.fp4Regroup(j.x, j.xOff + i * j.xStride, buf, i * cols, cols);
-            j.x = buf;
-            j.xOff = 0;
-            j.xStride = cols;
-        }
+        void prepare(KernelPool.Job j) { regroupInputs(j, VectorKernels::fp4Regroup); }
 
         void vectorRows(float[] x, int xOff, int xStride, int n, float[] y, int yOff, int yStride, int r0, int r1) {
             VectorKernels.fp4(this, x, xOff, xStride, n, y, yOff, yStride, r0, r1);

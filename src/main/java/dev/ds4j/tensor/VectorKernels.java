@@ -469,7 +469,19 @@ final class VectorKernels {
             java.util.Arrays.fill(acc, 0, (t1 - t0) * n * chains, 0f);
             for (int c0 = 0; c0 < cols; c0 += FP8_CHUNK) {
                 int c1 = Math.min(cols, c0 + FP8_CHUNK);
-                for (int r = t0; r < t1; r++) {
+                int r = t0;
+                for (; r + 2 <= t1; r += 2) {   // two rows × two inputs: one load per FMA
+                    fp8LaneDecode(m, r, c0, c1, sc.row);
+                    fp8LaneDecode(m, r + 1, c0, c1, sc.row2);
+                    int ao = (r - t0) * n * chains, ao2 = ao + n * chains, i = 0;
+                    for (; i + 2 <= n; i += 2)
+                        fp8LaneChunk2x2(sc.row, sc.row2, c1 - c0, xs, i * cols + c0, cols, acc, ao + i * chains, ao2 + i * chains);
+                    if (i < n) {
+                        fp8LaneChunk1(sc.row, c1 - c0, xs, i * cols + c0, acc, ao + i * chains);
+                        fp8LaneChunk1(sc.row2, c1 - c0, xs, i * cols + c0, acc, ao2 + i * chains);
+                    }
+                }
+                if (r < t1) {
                     fp8LaneDecode(m, r, c0, c1, sc.row);
                     int ao = (r - t0) * n * chains, i = 0;
                     for (; i + 2 <= n; i += 2) fp8LaneChunk2(sc.row, c1 - c0, xs, i * cols + c0, cols, acc, ao + i * chains);
@@ -518,6 +530,36 @@ final class VectorKernels {
         b0.intoArray(acc, ao + L);
         a1.intoArray(acc, ao1);
         b1.intoArray(acc, ao1 + L);
+    }
+
+    /** fp8LaneChunk2 for two decoded rows (chains at acc[aoA ..] and acc[aoB ..]): each input vector loaded once for both. */
+    private static void fp8LaneChunk2x2(float[] wa, float[] wb, int len, float[] xs, int xo, int stride, float[] acc, int aoA, int aoB) {
+        int x1 = xo + stride, L2 = 2 * L;
+        FloatVector a0 = x(acc, aoA), b0 = x(acc, aoA + L), a1 = x(acc, aoA + L2), b1 = x(acc, aoA + L2 + L);
+        FloatVector c0 = x(acc, aoB), d0 = x(acc, aoB + L), c1 = x(acc, aoB + L2), d1 = x(acc, aoB + L2 + L);
+        for (int c = 0; c < len; c += 2 * L) {
+            FloatVector p = x(xs, xo + c), q = x(xs, x1 + c), wA = x(wa, c), wB = x(wb, c);
+            a0 = wA.fma(p, a0);
+            a1 = wA.fma(q, a1);
+            c0 = wB.fma(p, c0);
+            c1 = wB.fma(q, c1);
+            p = x(xs, xo + c + L);
+            q = x(xs, x1 + c + L);
+            wA = x(wa, c + L);
+            wB = x(wb, c + L);
+            b0 = wA.fma(p, b0);
+            b1 = wA.fma(q, b1);
+            d0 = wB.fma(p, d0);
+            d1 = wB.fma(q, d1);
+        }
+        a0.intoArray(acc, aoA);
+        b0.intoArray(acc, aoA + L);
+        a1.intoArray(acc, aoA + L2);
+        b1.intoArray(acc, aoA + L2 + L);
+        c0.intoArray(acc, aoB);
+        d0.intoArray(acc, aoB + L);
+        c1.intoArray(acc, aoB + L2);
+        d1.intoArray(acc, aoB + L2 + L);
     }
 
     /** fp8LaneChunk2 for one input. */
@@ -752,7 +794,7 @@ final class VectorKernels {
      * multiply it with every input from L1/L2) and its block scales. At most one row: no weight is copied.
      */
     private static final class Scratch {
-        float[] row = new float[4096], scales = new float[128], xs = new float[0];
+        float[] row = new float[4096], row2 = new float[FP8_CHUNK], scales = new float[128], xs = new float[0];
 
         float[] acc = new float[0];
 
