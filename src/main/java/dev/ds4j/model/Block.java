@@ -1,5 +1,7 @@
 package dev.ds4j.model;
 
+import dev.ds4j.tensor.Vec;
+
 /**
  * One transformer block: attention and MoE sub-layers, each wrapped in its own hyper-connection over the hc
  * residual streams (§3 step 3). The MTP block is a Block too.
@@ -11,6 +13,7 @@ public final class Block {
     final Attention attn;
     final MoE moe;
     private final float eps;
+    private final int streamsWidth;
 
     Block(int index, float[] attnNorm, float[] ffnNorm, HyperConnection hcAttn, HyperConnection hcFfn, Attention attn, MoE moe, ModelConfig c) {
         this.index = index;
@@ -21,6 +24,7 @@ public final class Block {
         this.attn = attn;
         this.moe = moe;
         this.eps = c.normEps();
+        this.streamsWidth = c.hcMult() * c.dim();
     }
 
     public Attention attention() { return attn; }
@@ -37,8 +41,11 @@ public final class Block {
      */
     void forward(float[] X, Rows rows, int topk, Observer obs, Numerics num, java.util.concurrent.ExecutorService pool) {
         int d = attnNorm.length, n = rows.n;
+        long rowWork = (long) n * streamsWidth * 8;
         hcAttn.pre(X, rows, num);
-        for (int r = 0; r < n; r++) RmsNorm.apply(rows.sub, r * d, d, attnNorm, eps, rows.x, r * d, num);
+        Vec.parallel(n, 1, rowWork, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) RmsNorm.apply(rows.sub, r * d, d, attnNorm, eps, rows.x, r * d, num);
+        });
         attn.project(rows, num);
         Parallel.forEach(rows.seqs > 1 ? pool : null, rows.seqs, q -> {
             var cache = rows.caches[q].layer(index);
@@ -46,11 +53,28 @@ public final class Block {
                 attn.attend(rows, r, rows.pos[r], cache, topk, index, obs, num, rows.scratch[q]);
         });
         attn.output(rows, num);
-        for (int r = 0; r < n; r++) hcAttn.post(X, rows, r, rows.streams, num);
+        Vec.parallel(n, 1, rowWork, (r0, r1) -> {
+            float[] tmp = streamsBuffer(streamsWidth);
+            for (int r = r0; r < r1; r++) hcAttn.post(X, rows, r, tmp, num);
+        });
 
         hcFfn.pre(X, rows, num);
-        for (int r = 0; r < n; r++) RmsNorm.apply(rows.sub, r * d, d, ffnNorm, eps, rows.x, r * d, num);
+        Vec.parallel(n, 1, rowWork, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) RmsNorm.apply(rows.sub, r * d, d, ffnNorm, eps, rows.x, r * d, num);
+        });
         moe.forward(rows, num);
-        for (int r = 0; r < n; r++) hcFfn.post(X, rows, r, rows.streams, num);
+        Vec.parallel(n, 1, rowWork, (r0, r1) -> {
+            float[] tmp = streamsBuffer(streamsWidth);
+            for (int r = r0; r < r1; r++) hcFfn.post(X, rows, r, tmp, num);
+        });
     }
+
+    /** A per-thread buffer for one row's new streams (rows are split across threads). */
+    private static float[] streamsBuffer(int width) {
+        float[] b = STREAMS.get();
+        if (b.length < width) STREAMS.set(b = new float[width]);
+        return b;
+    }
+
+    private static final ThreadLocal<float[]> STREAMS = ThreadLocal.withInitial(() -> new float[0]);
 }

@@ -1,6 +1,7 @@
 package dev.ds4j.model;
 
 import dev.ds4j.tensor.Matrix;
+import dev.ds4j.tensor.Vec;
 
 /**
  * Manifold-constrained hyper-connection around one sub-layer (§4.2). The residual is hc streams of d
@@ -38,7 +39,14 @@ public final class HyperConnection {
         int n = rows.n, width = hc * d, mixDim = fn.rows();
         float[] mix = rows.mix;
         fn.matmul(X, 0, width, n, mix, 0, mixDim, 0, mixDim);
-        for (int r = 0; r < n; r++) {
+        Vec.parallel(n, 1, (long) n * width * 8, (r0, r1) -> preRows(X, rows, r0, r1, num));
+    }
+
+    /** The per-row part of {@link #pre} for rows [r0, r1): independent rows, so any split gives the same bits. */
+    private void preRows(float[] X, Rows rows, int r0, int r1, Numerics num) {
+        int width = hc * d, mixDim = fn.rows();
+        float[] mix = rows.mix;
+        for (int r = r0; r < r1; r++) {
             int xOff = r * width, m = r * mixDim, po = r * hc, co = r * hc * hc;
             float rs = RmsNorm.rsqrtMeanSquare(X, xOff, width, normEps);
             for (int i = 0; i < mixDim; i++) mix[m + i] *= rs;

@@ -31,14 +31,9 @@ public final class Rows {
     float[] routerLogits, selScores, acc, xg, g, u, yg;
     int[] experts, expertRows, expertCount, expertFill, ids, rowTargets;
     float[] routerScores, biased, rowWeights;
-    /** One row's new streams (hc·d), before they replace the old. */
-    final float[] streams;
     private int capacity = -1;
 
-    Rows(ModelConfig c) {
-        this.c = c;
-        this.streams = new float[c.hcMult() * c.dim()];
-    }
+    Rows(ModelConfig c) { this.c = c; }
 
     /** Sizes the buffers for n rows in {@code seqs} sequences; contents are undefined. */
     void reset(int n, int seqs) {
