@@ -1,6 +1,7 @@
 package dev.ds4j.model;
 
 import dev.ds4j.tensor.Matrix;
+import dev.ds4j.tensor.Vec;
 import dev.ds4j.tensor.Vectors;
 
 /**
@@ -122,14 +123,16 @@ public final class MoE {
         float[] g = rows.g, u = rows.u, y = rows.yg;
         num.linear(ex.w1(), rows.xg, 0, d, m, g, 0, inter, rows.lin);
         num.linear(ex.w3(), rows.xg, 0, d, m, u, 0, inter, rows.lin);
-        for (int j = 0; j < m; j++) {
-            float weight = rows.rowWeights[j];
-            for (int i = j * inter, end = i + inter; i < end; i++) {
-                float gi = Math.min(g[i], limit);
-                float ui = Math.max(-limit, Math.min(u[i], limit));
-                g[i] = (gi / (1f + (float) Math.exp(-gi))) * ui * weight;
+        Vec.parallel(m, 1, (long) m * inter * 16, (j0, j1) -> {
+            for (int j = j0; j < j1; j++) {
+                float weight = rows.rowWeights[j];
+                for (int i = j * inter, end = i + inter; i < end; i++) {
+                    float gi = Math.min(g[i], limit);
+                    float ui = Math.max(-limit, Math.min(u[i], limit));
+                    g[i] = (gi / (1f + (float) Math.exp(-gi))) * ui * weight;
+                }
             }
-        }
+        });
         num.linear(ex.w2(), g, 0, inter, m, y, 0, d, rows.lin);
         for (int j = 0; j < m; j++) {
             int yo = j * d, ao = rows.rowTargets[j] * d;

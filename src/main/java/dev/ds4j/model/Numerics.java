@@ -3,6 +3,7 @@ package dev.ds4j.model;
 import dev.ds4j.tensor.Formats;
 import dev.ds4j.tensor.Matrix;
 import dev.ds4j.tensor.Quant;
+import dev.ds4j.tensor.Vec;
 
 /**
  * The two numerics of ARCHITECTURE §0/§6. PLAIN is the exact math on exactly dequantised weights in fp32 (what
@@ -41,11 +42,15 @@ public enum Numerics {
             return;
         }
         int cols = w.cols();
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(x, xOff + i * xStride, scratch, i * cols, cols);
-            Quant.bf16(scratch, i * cols, cols);
-            if (w.quantised()) Quant.fp8Sim(scratch, i * cols, cols, 128);
-        }
+        boolean fp8 = w.quantised();
+        // Each input is quantised on its own (act_quant per token), so the inputs can be split across cores.
+        Vec.parallel(n, 1, (long) n * cols * 16, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) {
+                System.arraycopy(x, xOff + i * xStride, scratch, i * cols, cols);
+                Quant.bf16(scratch, i * cols, cols);
+                if (fp8) Quant.fp8Sim(scratch, i * cols, cols, 128);
+            }
+        });
         w.matmul(scratch, 0, cols, n, y, yOff, yStride, 0, w.rows());
         for (int i = 0; i < n; i++) Quant.bf16(y, yOff + i * yStride, w.rows());
     }
