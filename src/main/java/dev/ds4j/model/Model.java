@@ -265,6 +265,11 @@ public final class Model implements AutoCloseable {
      */
     public float[][] logits(float[] X, int[] offs, int n, Numerics num) {
         int d = config.dim(), vocab = config.vocabSize();
+        if (n == 1) {   // the decode case: no flat buffer to copy out of
+            float[][] one = {new float[vocab]};
+            logits(X, offs[0], one[0], new float[d], num);
+            return one;
+        }
         float[] y = new float[n * d], flat = new float[n * vocab];
         float[] one = new float[d];
         for (int i = 0; i < n; i++) {
