@@ -144,22 +144,32 @@ final class CgroupV1 {
     }
 
     /**
-     * Kills every process in the sandbox and waits until none is left. Freezing first means no process can
-     * fork or exit between reading the pid list and the kills, so no pid is missed and none is reused.
+     * Kills every process in the sandbox except {@code spare} and waits until no other is left. Freezing first
+     * means no process can fork or exit between reading the pid list and the kills, so no pid is missed and
+     * none is reused. {@code spare} is the outer bwrap, this JVM's child: left alive, it reaps the namespace's
+     * init (which reaps everything else in the namespace) and exits by itself, so no zombie is handed to the
+     * host's PID 1, which on these machines reaps late (SANDBOX.md §2.2). Pass -1 to kill all.
      */
-    void killAll(long waitMillis) {
+    void killAll(long waitMillis, long spare) {
         long deadline = System.nanoTime() + waitMillis * 1_000_000;
         while (true) {
-            List<Long> pids = pids();
+            List<Long> pids = others(spare);
             if (pids.isEmpty()) return;
             boolean frozen = freeze(deadline);
-            for (long pid : pids()) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            for (long pid : others(spare)) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
             if (frozen) thaw(); // SIGKILL is delivered to frozen tasks once thawed
+            if (others(spare).isEmpty()) return;
             if (System.nanoTime() > deadline)
-                throw new SandboxException("processes " + pids() + " of cgroup " + dirs.get("freezer")
+                throw new SandboxException("processes " + others(spare) + " of cgroup " + dirs.get("freezer")
                         + " survived SIGKILL for " + waitMillis + " ms");
-            sleep(pids().isEmpty() ? 0 : 5);
+            sleep(5);
         }
+    }
+
+    private List<Long> others(long spare) {
+        List<Long> l = pids();
+        l.remove(spare);
+        return l;
     }
 
     private boolean freeze(long deadline) {

@@ -50,6 +50,8 @@ final class ProcessSandbox implements Sandbox {
     private final ReentrantLock execLock = new ReentrantLock();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong execs = new AtomicLong();
+    /** The running exec's outer bwrap, which a close must leave to exit by itself (see CgroupV1.killAll). */
+    private volatile Process current;
 
     ProcessSandbox(ProcessSubstrate substrate, String id, SandboxSpec spec, Path workspace, boolean ownWorkspace,
                    Path state, CgroupV1 cgroup) {
@@ -174,6 +176,7 @@ final class ProcessSandbox implements Sandbox {
         } catch (IOException e) {
             throw new SandboxException("sandbox " + id + ": cannot start /bin/sh: " + e.getMessage(), e);
         }
+        current = p;
         Thread tOut = Thread.ofVirtual().start(() -> out.drain(p.getInputStream(), lastOutput::set));
         Thread tErr = Thread.ofVirtual().start(() -> err.drain(p.getErrorStream(), lastOutput::set));
         if (stdin != null) {
@@ -218,16 +221,23 @@ final class ProcessSandbox implements Sandbox {
         }
         // Always sweep the cgroup: after a timeout it ends the command, after a normal exit it catches anything
         // the pid namespace teardown has not reaped yet. Either way nothing of this exec runs past here.
-        cgroup.killAll(KILL_WAIT_MS);
-        int exit;
-        while (true) {
+        int exit = -1;
+        cgroup.killAll(KILL_WAIT_MS, p.pid());
+        for (int attempt = 0; ; attempt++) {
             try {
-                exit = p.waitFor();
-                break;
+                if (p.waitFor(attempt == 0 ? 2000 : KILL_WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    exit = p.exitValue();
+                    break;
+                }
+                if (attempt > 0) throw new SandboxException("sandbox " + id + ": bwrap (pid " + p.pid()
+                        + ") survived SIGKILL");
+                p.destroyForcibly(); // bwrap did not exit when its sandbox died; should not happen
             } catch (InterruptedException e) {
                 interrupted = true;
             }
         }
+        current = null;
+        cgroup.killAll(KILL_WAIT_MS, -1);
         join(tOut);
         join(tErr);
         if (outcome == ExecResult.Outcome.EXITED && exit == 137 && closed.get()) {
@@ -269,14 +279,15 @@ final class ProcessSandbox implements Sandbox {
         if (!closed.compareAndSet(false, true)) return;
         SandboxException failure = null;
         try {
-            cgroup.killAll(KILL_WAIT_MS); // ends a running exec at once; it then reports CLOSED
+            Process p = current;
+            cgroup.killAll(KILL_WAIT_MS, p == null ? -1 : p.pid()); // ends a running exec now; it reports CLOSED
         } catch (SandboxException e) {
             failure = e;
         }
         execLock.lock();
         try {
             try {
-                cgroup.killAll(KILL_WAIT_MS);
+                cgroup.killAll(KILL_WAIT_MS, -1);
                 cgroup.remove();
             } catch (SandboxException e) {
                 if (failure == null) failure = e;
