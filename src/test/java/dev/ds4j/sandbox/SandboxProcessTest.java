@@ -53,7 +53,11 @@ class SandboxProcessTest {
         return SandboxSpec.defaults().withTimeout(Duration.ofSeconds(20)).withMemoryMb(256).withPids(64);
     }
 
-    /** Host pids whose command line contains the marker (an independent view of the host, not the cgroup's). */
+    /**
+     * Host pids whose command line contains the marker (an independent view of the host, not the cgroup's).
+     * Commands build their markers with shell arithmetic, so the marker is not in the text of the command
+     * line of the runtime's own wrapper processes, only in the processes started inside.
+     */
     private static List<Long> hostProcessesWith(String marker) {
         List<Long> found = new ArrayList<>();
         try (Stream<Path> s = Files.list(Path.of("/proc"))) {
@@ -94,6 +98,8 @@ class SandboxProcessTest {
             assertThat(Files.getAttribute(note, "unix:uid")).isEqualTo(ProcessSubstrate.HOST_UID);
             // Host environment variables do not leak in; the spec's do.
             assertThat(sb.shell("echo ${JAVA_HOME:-unset}").stdout()).isEqualTo("unset\n");
+            // No descriptor of the runtime's (the bwrap info file, cgroup files) is open in the sandbox.
+            assertThat(sb.shell("ls /proc/$$/fd").stdout()).isEqualTo("0\n1\n2\n");
         }
         try (Sandbox sb = SUB.create(spec().withEnv("GREETING", "hi"))) {
             assertThat(sb.shell("echo $GREETING").stdout()).isEqualTo("hi\n");
@@ -268,8 +274,9 @@ class SandboxProcessTest {
         Map<String, Path> cgroups = ((ProcessSandbox) sb).cgroupDirs();
         cgroups.values().forEach(d -> assertThat(d).as("control: cgroup exists while open").isDirectory());
         Path workspace = sb.workspace();
-        try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
-            Future<ExecResult> running = ex.submit(() -> sb.shell("setsid sleep 987.6 & sleep 987.7"));
+        // The sandbox is closed before the executor (which waits for the exec), also when an assertion fails.
+        try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor(); Sandbox guard = sb) {
+            Future<ExecResult> running = ex.submit(() -> sb.shell("a=987; setsid sleep $a.6 & sleep $a.7"));
             awaitHostProcess("987.6");
             awaitHostProcess("987.7");
             List<Long> pids = ((ProcessSandbox) sb).hostPids();
@@ -294,7 +301,7 @@ class SandboxProcessTest {
         try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor();
              Sandbox a = SUB.create(spec()); Sandbox b = SUB.create(spec())) {
             assertThat(a.shell("echo a-secret > secret.txt; echo a-tmp > /tmp/t").ok()).isTrue();
-            Future<ExecResult> longRunning = ex.submit(() -> a.shell("sleep 555.5"));
+            Future<ExecResult> longRunning = ex.submit(() -> a.shell("n=555; sleep $n.5"));
             awaitHostProcess("555.5");
             ExecResult look = b.shell("ls -A /workspace; cat /tmp/t; grep -l '55[5].5' /proc/[0-9]*/cmdline;"
                     + " find / -xdev -name secret.txt 2>/dev/null; echo end");
