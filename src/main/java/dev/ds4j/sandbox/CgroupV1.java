@@ -236,8 +236,14 @@ final class CgroupV1 {
                     }
                     if (ProcessHandle.of(owner).isPresent()) continue;
                     try {
-                        for (String p : Files.readString(d.resolve("cgroup.procs")).split("\n"))
-                            if (!p.isBlank()) ProcessHandle.of(Long.parseLong(p.trim())).ifPresent(ProcessHandle::destroyForcibly);
+                        // SIGKILL is asynchronous: the directory can be removed only once the procs are gone.
+                        for (int i = 0; i < 400; i++) {
+                            String procs = Files.readString(d.resolve("cgroup.procs"));
+                            if (procs.isBlank()) break;
+                            for (String p : procs.split("\n"))
+                                if (!p.isBlank()) ProcessHandle.of(Long.parseLong(p.trim())).ifPresent(ProcessHandle::destroyForcibly);
+                            sleep(5);
+                        }
                         Files.delete(d);
                     } catch (IOException | RuntimeException e) {
                         // Best effort: a busy stale group is retried by the next runtime that starts.

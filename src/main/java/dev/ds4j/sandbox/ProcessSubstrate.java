@@ -77,7 +77,30 @@ public final class ProcessSubstrate implements Substrate {
         String smoke = smokeTest();
         if (smoke != null) return Availability.no(smoke);
         CgroupV1.reapStale();
+        reapStaleState();
         return Availability.yes(bwrap + " as uid " + HOST_UID + ", cgroup v1 memory/pids/cpu/freezer");
+    }
+
+    /**
+     * Deletes state directories (and private workspaces) of sandboxes whose JVM died without closing them:
+     * their processes died with the JVM (--die-with-parent) and {@link CgroupV1#reapStale} took their cgroups.
+     */
+    private void reapStaleState() {
+        if (!Files.isDirectory(stateRoot)) return;
+        try (var s = Files.list(stateRoot)) {
+            for (Path d : s.toList()) {
+                String n = d.getFileName().toString();
+                if (!n.startsWith(CgroupV1.PREFIX)) continue;
+                try {
+                    long owner = Long.parseLong(n.substring(CgroupV1.PREFIX.length()).split("-")[0]);
+                    if (ProcessHandle.of(owner).isEmpty()) ProcessSandbox.deleteTree(d);
+                } catch (RuntimeException e) {
+                    // not one of ours, or busy: left for the next start
+                }
+            }
+        } catch (IOException e) {
+            // unreadable state root: create() will report it
+        }
     }
 
     static boolean isRoot() {

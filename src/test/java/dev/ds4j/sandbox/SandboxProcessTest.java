@@ -42,11 +42,11 @@ class SandboxProcessTest {
 
     @AfterAll
     static void report() {
+        if (base != null) ProcessSandbox.deleteTree(base);
         if (OUTCOMES.isEmpty()) return;
         System.out.println("escape attempt -> outcome");
         OUTCOMES.entrySet().stream().sorted(Map.Entry.comparingByKey())
                 .forEach(e -> System.out.println("  " + e.getKey() + " -> " + e.getValue()));
-        if (base != null) ProcessSandbox.deleteTree(base);
     }
 
     private static SandboxSpec spec() {
@@ -331,6 +331,33 @@ class SandboxProcessTest {
         } finally {
             ProcessSandbox.deleteTree(closedDir);
         }
+    }
+
+    @Test
+    void leftoversOfADeadRuntimeAreReapedAtStart() throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        long deadOwner = gone.pid(); // a JVM that died without closing its sandboxes
+        String name = CgroupV1.PREFIX + deadOwner + "-1";
+        Path staleCgroup = CgroupV1.ownParents().get("pids").resolve(name);
+        Files.createDirectory(staleCgroup);
+        Process orphan = new ProcessBuilder("sleep", "600").start();
+        Files.writeString(staleCgroup.resolve("cgroup.procs"), Long.toString(orphan.pid()));
+        Path stateRoot = Files.createDirectory(base.resolve("state"));
+        Path staleState = Files.createDirectories(stateRoot.resolve(name).resolve("workspace"));
+        Path liveState = Files.createDirectories(stateRoot.resolve(CgroupV1.PREFIX + ProcessHandle.current().pid() + "-999"));
+        try {
+            assertThat(new ProcessSubstrate(stateRoot).availability().available()).isTrue();
+            assertThat(orphan.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)).as("process in the stale cgroup killed").isTrue();
+            assertThat(staleCgroup).doesNotExist();
+            assertThat(stateRoot.resolve(name)).doesNotExist();
+            assertThat(liveState).as("a live runtime's state is left alone").isDirectory();
+        } finally {
+            orphan.destroyForcibly();
+            orphan.waitFor();
+            if (Files.exists(staleCgroup)) Files.delete(staleCgroup);
+        }
+        assertThat(staleState).doesNotExist();
     }
 
     @Test
