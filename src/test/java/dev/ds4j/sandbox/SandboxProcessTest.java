@@ -333,6 +333,42 @@ class SandboxProcessTest {
         }
     }
 
+    /** A runtime to kill: creates a sandbox under args[0], prints its id, and runs a marked sleep in it. */
+    public static final class Crasher {
+        public static void main(String[] args) {
+            Sandbox sb = new ProcessSubstrate(Path.of(args[0])).create(SandboxSpec.defaults());
+            System.out.println(sb.id());
+            System.out.flush();
+            sb.shell("n=4321; sleep $n.9");
+        }
+    }
+
+    @Test
+    void runtimeKilledWithSigkillTakesItsSandboxesAlong() throws Exception {
+        Path stateRoot = Files.createDirectory(base.resolve("crash-state"));
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process runtime = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                Crasher.class.getName(), stateRoot.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String id;
+        try {
+            id = new java.io.BufferedReader(new java.io.InputStreamReader(runtime.getInputStream())).readLine();
+            assertThat(id).as("the child runtime created a sandbox").startsWith(CgroupV1.PREFIX + runtime.pid() + "-");
+            awaitHostProcess("4321.9");
+        } finally {
+            runtime.destroyForcibly(); // kill -9: no close(), no shutdown hook
+            runtime.waitFor();
+        }
+        for (int i = 0; i < 300 && !hostProcessesWith("4321.9").isEmpty(); i++) Thread.sleep(10);
+        assertThat(hostProcessesWith("4321.9")).as("sandbox processes die with their runtime").isEmpty();
+        Path cg = CgroupV1.ownParents().get("pids").resolve(id);
+        assertThat(cg).as("control: the dead runtime's cgroup is still there").isDirectory();
+        assertThat(new ProcessSubstrate(stateRoot).availability().available()).isTrue();
+        assertThat(cg).as("reaped by the next runtime").doesNotExist();
+        for (String c : CgroupV1.CONTROLLERS) assertThat(CgroupV1.ownParents().get(c).resolve(id)).doesNotExist();
+        assertThat(stateRoot.resolve(id)).doesNotExist();
+        OUTCOMES.put("runtime killed with SIGKILL mid-exec", "sandbox processes gone; cgroups and state reaped at next start");
+    }
+
     @Test
     void leftoversOfADeadRuntimeAreReapedAtStart() throws Exception {
         Process gone = new ProcessBuilder("true").start();
