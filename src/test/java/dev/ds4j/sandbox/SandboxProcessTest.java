@@ -98,6 +98,9 @@ class SandboxProcessTest {
             assertThat(Files.getAttribute(note, "unix:uid")).isEqualTo(ProcessSubstrate.HOST_UID);
             // Host environment variables do not leak in; the spec's do.
             assertThat(sb.shell("echo ${JAVA_HOME:-unset}").stdout()).isEqualTo("unset\n");
+            ExecResult missing = sb.exec(List.of("no-such-command"));
+            assertThat(missing.exitCode()).isNotZero();
+            assertThat(missing.stderr()).contains("no-such-command");
             // No descriptor of the runtime's (the bwrap info file, cgroup files) is open in the sandbox.
             assertThat(sb.shell("ls /proc/$$/fd").stdout()).isEqualTo("0\n1\n2\n");
         }
@@ -197,6 +200,19 @@ class SandboxProcessTest {
             // Control: the same command under the limit completes.
             assertThat(sb.shell("x=$(head -c 2000000 /dev/zero | tr '\\0' a); echo survived ${#x}").stdout())
                     .isEqualTo("survived 2000000\n");
+        }
+    }
+
+    @Test
+    void fillingTmpIsBoundedByTheMemoryLimit() {
+        // /tmp is a tmpfs of the memory limit's size, and its pages are charged to the sandbox's memory cgroup.
+        try (Sandbox sb = SUB.create(spec().withMemoryMb(64))) {
+            ExecResult r = sb.shell("head -c 300000000 /dev/zero > /tmp/big; echo rc=$?; du -m /tmp/big | cut -f1");
+            assertThat(r.stdout()).doesNotContain("rc=0");
+            assertThat(r.stderr() + r.detail()).containsAnyOf("No space left", "memory limit");
+            OUTCOMES.put("fill /tmp with 300 MB (limit 64 MB)", "contained (" + (r.stderr().isBlank() ? r.detail()
+                    : r.stderr().lines().findFirst().orElse("")) + ")");
+            assertThat(sb.shell("echo ok").stdout()).as("a new exec gets a fresh /tmp").isEqualTo("ok\n");
         }
     }
 
