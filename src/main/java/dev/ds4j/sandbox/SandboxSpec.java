@@ -12,7 +12,9 @@ import java.util.Objects;
  *
  * @param workspace       host directory bound read-write at {@code /workspace}; null lets the substrate make a
  *                        private one that is deleted on close. A given directory is kept on close.
- * @param network         false (the default): the sandbox has only a loopback interface
+ * @param network         false (the default): the sandbox has only its own loopback interface. true shares the
+ *                        host's network namespace as it is: the internet, but also services listening on the
+ *                        host's 127.0.0.1 and abstract Unix sockets (per-destination rules are not built yet)
  * @param memoryMb        memory limit of the whole sandbox (all its processes together)
  * @param pids            most processes/threads alive at once in the sandbox (fork bombs stop here)
  * @param cpus            CPU time per wall second, in cores (1.5 = one and a half cores)
