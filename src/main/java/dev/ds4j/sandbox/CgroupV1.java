@@ -172,6 +172,16 @@ final class CgroupV1 {
         return l;
     }
 
+    /** Stops every process of the sandbox where it stands (DSec's pause); false if it did not settle in time. */
+    boolean freezeAll(long waitMillis) {
+        long deadline = System.nanoTime() + waitMillis * 1_000_000;
+        return freeze(deadline) && read("freezer", "freezer.state").trim().equals("FROZEN");
+    }
+
+    void thawAll() {
+        thaw();
+    }
+
     private boolean freeze(long deadline) {
         try {
             write("freezer", "freezer.state", "FROZEN");

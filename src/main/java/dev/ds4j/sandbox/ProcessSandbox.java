@@ -52,6 +52,11 @@ final class ProcessSandbox implements Sandbox {
     private final AtomicLong execs = new AtomicLong();
     /** The running exec's outer bwrap, which a close must leave to exit by itself (see CgroupV1.killAll). */
     private volatile Process current;
+    /** Pause state; the exec's clocks (when it last wrote, how long it has been paused) are shifted on resume. */
+    private final Object pauseLock = new Object();
+    private volatile long pausedAt; // System.nanoTime() of pause(), 0 when running
+    private final AtomicLong pausedNanos = new AtomicLong();
+    private final AtomicLong lastOutput = new AtomicLong();
 
     ProcessSandbox(ProcessSubstrate substrate, String id, SandboxSpec spec, Path workspace, boolean ownWorkspace,
                    Path state, CgroupV1 cgroup) {
@@ -169,7 +174,8 @@ final class ProcessSandbox implements Sandbox {
         long oom0 = cgroup.oomKills(), pids0 = cgroup.pidsLimitHits();
         CappedOutput out = new CappedOutput(spec.outputCapBytes()), err = new CappedOutput(spec.outputCapBytes());
         long start = System.nanoTime();
-        AtomicLong lastOutput = new AtomicLong(start);
+        lastOutput.set(start);
+        pausedNanos.set(0);
         Process p;
         try {
             p = pb.start();
@@ -208,7 +214,8 @@ final class ProcessSandbox implements Sandbox {
                 detail = "killed: the sandbox was closed";
                 break;
             }
-            if (now - start > timeoutNs) {
+            if (pausedAt != 0) continue; // a paused command is not running, so its clocks stand still
+            if (now - start - pausedNanos.get() > timeoutNs) {
                 outcome = ExecResult.Outcome.TIMED_OUT;
                 detail = "killed: wall-clock timeout of " + spec.timeout().toMillis() + " ms";
                 break;
@@ -272,6 +279,37 @@ final class ProcessSandbox implements Sandbox {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    @Override
+    public void pause() {
+        synchronized (pauseLock) {
+            if (closed.get()) throw new SandboxException("sandbox " + id + " is closed");
+            if (pausedAt != 0) return;
+            pausedAt = System.nanoTime();
+            if (!cgroup.freezeAll(KILL_WAIT_MS)) {
+                cgroup.thawAll();
+                pausedAt = 0;
+                throw new SandboxException("sandbox " + id + ": processes did not freeze within " + KILL_WAIT_MS + " ms");
+            }
+        }
+    }
+
+    @Override
+    public void resume() {
+        synchronized (pauseLock) {
+            if (pausedAt == 0 || closed.get()) return;
+            cgroup.thawAll();
+            long now = System.nanoTime();
+            pausedNanos.addAndGet(now - pausedAt);
+            lastOutput.set(now); // silence while paused is not the command's
+            pausedAt = 0;
+        }
+    }
+
+    /** True between {@link #pause} and {@link #resume}. */
+    boolean isPaused() {
+        return pausedAt != 0;
     }
 
     @Override

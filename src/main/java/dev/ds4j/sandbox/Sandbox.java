@@ -42,6 +42,20 @@ public interface Sandbox extends AutoCloseable {
 
     boolean isClosed();
 
+    /**
+     * Stops every process of the sandbox where it stands, without killing it (for preemption: the caller's
+     * job is paused, the sandbox keeps its state). The running exec's timeouts stop counting while paused; an
+     * exec started while paused waits for {@link #resume}. Substrates that cannot pause say so.
+     */
+    default void pause() {
+        throw new UnsupportedOperationException(substrate() + " sandboxes cannot be paused");
+    }
+
+    /** Lets a paused sandbox run on; no-op when it is not paused. */
+    default void resume() {
+        throw new UnsupportedOperationException(substrate() + " sandboxes cannot be paused");
+    }
+
     /** Kills everything still running and removes what was set up. Idempotent. */
     @Override
     void close();

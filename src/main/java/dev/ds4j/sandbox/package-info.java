@@ -12,7 +12,7 @@
  *       /etc/alternatives and ld.so.cache from the host, the workspace read-write at /workspace, an empty
  *       environment plus the spec's. Memory, pids and CPU limits are cgroup v1 files of one set of
  *       directories per sandbox; timeouts and close freeze the cgroup, SIGKILL every member except the outer
- *       bwrap, thaw, and let bwrap reap the namespace.</li>
+ *       bwrap, thaw, and let bwrap reap the namespace. {@code pause}/{@code resume} freeze and thaw the cgroup.</li>
  *   <li><b>function</b> ({@link dev.ds4j.sandbox.FunctionSubstrate}): Java tools in this JVM; confinement of
  *       paths, timeouts by interrupt and the output cap only.</li>
  *   <li><b>gvisor</b>, <b>vm</b>, <b>firecracker</b>: detected only (runsc / QEMU / firecracker on PATH,
@@ -27,7 +27,7 @@
  * unavailable with that reason and the process tests are skipped with it.
  *
  * <h2>Not in this slice</h2>
- * Layered EROFS/overlay images and snapshots, pause/resume through the freezer, network rules finer than
- * on/off, persistent shells, the gvisor and vm substrates, cgroup v2.
+ * Layered EROFS/overlay images and snapshots, network rules finer than on/off, a disk quota for the
+ * workspace, seccomp filters, persistent shells, the gvisor and vm substrates, cgroup v2.
  */
 package dev.ds4j.sandbox;

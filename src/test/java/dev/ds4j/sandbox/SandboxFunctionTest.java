@@ -52,6 +52,8 @@ class SandboxFunctionTest {
             ExecResult missing = sb.shell("rm -rf /");
             assertThat(missing.exitCode()).isEqualTo(127);
             assertThat(missing.stderr()).contains("no such function tool 'rm'");
+            assertThatThrownBy(sb::pause).isInstanceOf(UnsupportedOperationException.class)
+                    .hasMessageContaining("function sandboxes cannot be paused");
             ExecResult failing = sb.shell("read nothing-here.txt");
             assertThat(failing.exitCode()).isEqualTo(1);
             assertThat(failing.stderr()).contains("NoSuchFileException");

@@ -273,6 +273,35 @@ class SandboxProcessTest {
     }
 
     @Test
+    void pauseFreezesProcessesAndTheirClocks() throws Exception {
+        SandboxSpec limits = spec().withTimeout(Duration.ofMillis(1500)).withIdleTimeout(Duration.ofMillis(700));
+        try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor(); Sandbox sb = SUB.create(limits)) {
+            Path n = sb.workspace().resolve("n");
+            Future<ExecResult> run = ex.submit(() -> sb.shell(
+                    "i=0; while [ $i -lt 20 ]; do echo $i >> n; echo $i; i=$((i+1)); sleep 0.03; done"));
+            for (int i = 0; i < 500 && lines(n) < 3; i++) Thread.sleep(10);
+            sb.pause();
+            long atPause = lines(n);
+            assertThat(atPause).as("paused mid-run").isBetween(3L, 19L);
+            Thread.sleep(2000); // longer than both timeouts
+            assertThat(lines(n)).as("nothing runs while paused").isEqualTo(atPause);
+            assertThat(run.isDone()).isFalse();
+            sb.resume();
+            ExecResult r = run.get();
+            assertThat(r.outcome()).as(r.detail()).isEqualTo(ExecResult.Outcome.EXITED);
+            assertThat(r.ok()).isTrue();
+            assertThat(lines(n)).isEqualTo(20);
+            // Control: the exec spanned more wall time than its timeout, so only the stopped clock let it finish.
+            assertThat(r.duration()).isGreaterThan(Duration.ofMillis(2000));
+            OUTCOMES.put("pause mid-exec for 2 s (timeout 1.5 s)", "frozen, then resumed and completed");
+        }
+    }
+
+    private static long lines(Path f) throws IOException {
+        return Files.exists(f) ? Files.readAllLines(f).size() : 0;
+    }
+
+    @Test
     void backgroundProcessesDieWithTheirExec() throws Exception {
         try (Sandbox sb = SUB.create(spec())) {
             ExecResult r = sb.shell("setsid sh -c 'sleep 1234.5' > /dev/null 2>&1 & nohup sleep 1234.6 > /dev/null 2>&1 & echo started");
