@@ -21,6 +21,8 @@ final class CgroupV1 {
     /** Directory names start with this, then the owning JVM's pid, so stale ones can be recognised. */
     static final String PREFIX = "ds4j-sb-";
 
+    private static final long FREEZE_WAIT_NS = 100_000_000;
+
     private final Map<String, Path> dirs; // controller -> directory
 
     private CgroupV1(Map<String, Path> dirs) {
@@ -150,12 +152,14 @@ final class CgroupV1 {
      * init (which reaps everything else in the namespace) and exits by itself, so no zombie is handed to the
      * host's PID 1, which on these machines reaps late (SANDBOX.md §2.2). Pass -1 to kill all.
      */
-    void killAll(long waitMillis, long spare) {
+    synchronized void killAll(long waitMillis, long spare) {
         long deadline = System.nanoTime() + waitMillis * 1_000_000;
         while (true) {
             List<Long> pids = others(spare);
             if (pids.isEmpty()) return;
-            boolean frozen = freeze(deadline);
+            // A group with dying members can stay FREEZING for seconds; the kill loop does not need FROZEN to be
+            // correct (it repeats until the group is empty), only to be exact in one pass, so wait briefly.
+            boolean frozen = freeze(Math.min(deadline, System.nanoTime() + FREEZE_WAIT_NS));
             for (long pid : others(spare)) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
             if (frozen) thaw(); // SIGKILL is delivered to frozen tasks once thawed
             if (others(spare).isEmpty()) return;
@@ -173,12 +177,12 @@ final class CgroupV1 {
     }
 
     /** Stops every process of the sandbox where it stands (DSec's pause); false if it did not settle in time. */
-    boolean freezeAll(long waitMillis) {
+    synchronized boolean freezeAll(long waitMillis) {
         long deadline = System.nanoTime() + waitMillis * 1_000_000;
         return freeze(deadline) && read("freezer", "freezer.state").trim().equals("FROZEN");
     }
 
-    void thawAll() {
+    synchronized void thawAll() {
         thaw();
     }
 
