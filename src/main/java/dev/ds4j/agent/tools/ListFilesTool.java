@@ -30,15 +30,15 @@ final class ListFilesTool extends SandboxTool {
                 if [ ! -d "$1" ]; then echo "$1 is not a directory" >&2; exit 2; fi
                 if [ -n "$3" ]; then exec find "$1" -mindepth 1 -maxdepth "$2" -name "$3" -printf '%y %s %p\\n'
                 else exec find "$1" -mindepth 1 -maxdepth "$2" -printf '%y %s %p\\n'; fi""",
-                "./" + rel, Integer.toString(depth), glob == null ? "" : glob);
+                arg(rel), Integer.toString(depth), glob == null ? "" : glob);
         if (r.exitCode() == 2 && r.stdout().isEmpty() || r.outcome() != ExecResult.Outcome.EXITED)
-            return ToolResult.error(why(r).replace("./" + rel, where));
+            return ToolResult.error(why(r).replace(arg(rel), where));
         List<String> entries = new ArrayList<>();
         for (String line : r.stdout().split("\n")) {
             if (line.isEmpty()) continue;
             String[] p = line.split(" ", 3);
             if (p.length < 3) continue;
-            String path = p[2].startsWith("./") ? p[2].substring(2) : p[2];
+            String path = unarg(p[2]);
             entries.add(p[0].equals("d") ? path + "/" : p[0].equals("l") ? path + " -> (link)" : path + "  (" + p[1] + " bytes)");
         }
         entries.sort(null);

@@ -184,6 +184,16 @@ abstract class SandboxTool implements Tool {
         return sh(sandbox, script, null, positional);
     }
 
+    /** A relative path as a shell argument: "./" in front, so it cannot be read as an option. */
+    static String arg(String rel) {
+        return rel.equals(".") ? "." : "./" + rel;
+    }
+
+    /** A path printed by find or grep (started from {@link #arg}) as the model sees it: relative to /workspace. */
+    static String unarg(String printed) {
+        return printed.startsWith("./") ? printed.substring(2) : printed;
+    }
+
     static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }

@@ -32,9 +32,9 @@ final class SearchFilesTool extends SandboxTool {
                 if [ ! -e "$2" ]; then echo "$2 does not exist" >&2; exit 2; fi
                 if [ -n "$3" ]; then exec grep %s --exclude-dir=.git --include="$3" -e "$1" -- "$2"
                 else exec grep %s --exclude-dir=.git -e "$1" -- "$2"; fi""".formatted(flags, flags),
-                pattern, "./" + rel, glob == null ? "" : glob);
+                pattern, arg(rel), glob == null ? "" : glob);
         if (r.outcome() != ExecResult.Outcome.EXITED || r.exitCode() > 1 && r.stdout().isEmpty())
-            return ToolResult.error(why(r).replace("./" + rel, where));
+            return ToolResult.error(why(r).replace(arg(rel), where));
         String[] lines = r.stdout().isEmpty() ? new String[0] : r.stdout().split("\n");
         ObjectNode d = details();
         d.put("path", where);
@@ -44,7 +44,7 @@ final class SearchFilesTool extends SandboxTool {
         if (lines.length == 0) return ToolResult.ok("no matches for " + pattern + " under " + where, d);
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < Math.min(MAX_MATCHES, lines.length); i++) {
-            String l = lines[i].startsWith("./") ? lines[i].substring(2) : lines[i];
+            String l = unarg(lines[i]);
             if (l.length() > MAX_LINE_CHARS) l = l.substring(0, MAX_LINE_CHARS) + " [… line cut]";
             sb.append(l).append('\n');
         }
