@@ -203,7 +203,7 @@ abstract class SandboxTool implements Tool {
         String e = r.stderr().strip();
         if (r.outcome() != ExecResult.Outcome.EXITED) e = (e.isEmpty() ? "" : e + "; ") + r.detail();
         if (e.isEmpty()) e = "exit code " + r.exitCode();
-        return e.replace("sh: 1: ", "");
+        return e.replaceAll("(?m)^sh: [0-9]+: ", "");
     }
 
     /** Keeps the first and last halves of text longer than cap characters, saying how much was cut. */

@@ -162,6 +162,30 @@ class ToolProcessTest {
         assertThat(call("write_file", "{\"path\": \"bin\", \"content\": \"x\"}").text()).contains("/workspace/bin is a directory");
     }
 
+    @Test
+    void linksLeadIntoTheSandboxsViewNotTheHost() throws Exception {
+        call("shell", "{\"command\": \"ln -sfn /etc etclink && ln -sfn /usr usrlink\"}");
+        ToolResult pw = call("read_file", "{\"path\": \"etclink/passwd\"}");
+        assertThat(pw.ok()).isTrue();
+        assertThat(pw.text()).contains("sandbox:x:1000:1000");
+        String hostPasswd = Files.readString(java.nio.file.Path.of("/etc/passwd"));
+        assertThat(pw.text()).as("the sandbox's synthetic passwd, not the host's").doesNotContain(hostPasswd.lines().skip(1).findFirst().orElse("?"));
+        ToolResult w = call("write_file", "{\"path\": \"usrlink/evil\", \"content\": \"x\"}");
+        assertThat(w.ok()).as("/usr is read-only inside").isFalse();
+        assertThat(w.text()).isEqualTo("error: cannot create /workspace/usrlink/evil: Read-only file system");
+        assertThat(java.nio.file.Path.of("/usr/evil")).doesNotExist();
+    }
+
+    @Test
+    void longOutputKeepsHeadAndTail() {
+        ToolResult r = call("shell", "{\"command\": \"echo FIRST; seq 1 20000; echo LAST\"}");
+        assertThat(r.ok()).isTrue();
+        assertThat(r.text()).contains("FIRST").contains("LAST").contains("characters omitted").contains("middle omitted");
+        assertThat(r.text().length()).isLessThan(ShellTool.SHOWN_CHARS + 500);
+        assertThat(r.details().get("truncated").asBoolean()).isTrue();
+        assertThat(r.details().get("stdout_bytes").asLong()).isGreaterThan(100_000);
+    }
+
     static String json(String s) {
         return new com.fasterxml.jackson.databind.node.TextNode(s).toString();
     }
