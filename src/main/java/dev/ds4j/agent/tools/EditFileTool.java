@@ -16,6 +16,8 @@ final class EditFileTool extends SandboxTool {
         param("path", "string", true, "File path, relative to /workspace or absolute under /workspace.");
         param("old_string", "string", true, "The exact text to replace; must occur exactly once.");
         param("new_string", "string", true, "The replacement text.");
+        allowNul("old_string");
+        allowNul("new_string");
     }
 
     @Override

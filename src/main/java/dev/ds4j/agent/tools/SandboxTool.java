@@ -28,6 +28,8 @@ abstract class SandboxTool implements Tool {
     private final ObjectNode schema = JSON.objectNode();
     private final ObjectNode properties;
     private final ArrayNode required;
+    /** String fields that never reach a command line (they go on stdin or stay in Java), so NUL is allowed. */
+    private final java.util.Set<String> nulAllowed = new java.util.HashSet<>();
 
     SandboxTool(String name, String description, boolean idempotent) {
         this.name = name;
@@ -43,6 +45,11 @@ abstract class SandboxTool implements Tool {
     final void param(String field, String type, boolean isRequired, String desc) {
         properties.putObject(field).put("type", type).put("description", desc);
         if (isRequired) required.add(field);
+    }
+
+    /** Marks a string field as never passed on a command line (argv cannot carry NUL; stdin can). */
+    final void allowNul(String field) {
+        nulAllowed.add(field);
     }
 
     @Override public final String name() { return name; }
@@ -87,6 +94,8 @@ abstract class SandboxTool implements Tool {
             };
             if (!good) throw new ToolArgumentException("field '" + f + "' must be " + (type.equals("integer") ? "an " : "a ")
                     + type + ", got " + describe(v));
+            if (v.isTextual() && v.asText().indexOf('\0') >= 0 && !nulAllowed.contains(f))
+                throw new ToolArgumentException("field '" + f + "' contains a NUL character");
         }
     }
 

@@ -11,6 +11,7 @@ final class WriteFileTool extends SandboxTool {
                 + " Parent directories are created.", true);
         param("path", "string", true, "File path, relative to /workspace or absolute under /workspace.");
         param("content", "string", true, "The file's complete new content.");
+        allowNul("content");
     }
 
     @Override

@@ -186,6 +186,13 @@ class ToolProcessTest {
         assertThat(r.details().get("stdout_bytes").asLong()).isGreaterThan(100_000);
     }
 
+    @Test
+    void contentMayHoldAnyCharacterIncludingNul() throws Exception {
+        ToolResult w = call("write_file", "{\"path\": \"nul.txt\", \"content\": \"a\\u0000b\\n\"}");
+        assertThat(w.ok()).isTrue();
+        assertThat(Files.readAllBytes(sb.workspace().resolve("nul.txt"))).containsExactly('a', 0, 'b', '\n');
+    }
+
     static String json(String s) {
         return new com.fasterxml.jackson.databind.node.TextNode(s).toString();
     }

@@ -123,6 +123,8 @@ class ToolRegistryTest {
             read_file    | {"path": "/etc/shadow"}                               | field 'path': path '/etc/shadow' is outside /workspace
             read_file    | {"path": "../../etc/shadow"}                          | field 'path': path '../../etc/shadow' escapes /workspace through '..'
             list_files   | {"path": "/workspace/a/../../x"}                      | escapes /workspace
+            shell        | {"command": "ls\\u0000 -la"}                           | field 'command' contains a NUL character
+            search_files | {"pattern": "a\\u0000b"}                               | field 'pattern' contains a NUL character
             """)
     void badArgumentsNameTheField(String tool, String args, String message) {
         ToolResult r = tools.dispatch(sb, tool, args);
