@@ -2,10 +2,11 @@ package dev.ds4j.agent.tools;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ds4j.chat.ParsedCompletion;
+import dev.ds4j.chat.PyJson;
 import dev.ds4j.sandbox.Sandbox;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -21,7 +22,6 @@ import java.util.Optional;
  */
 public final class ToolRegistry {
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
     private final Map<String, Tool> tools = new LinkedHashMap<>();
 
     public ToolRegistry(Collection<? extends Tool> tools) {
@@ -87,12 +87,17 @@ public final class ToolRegistry {
         if (arguments == null || arguments.isBlank()) args = JsonNodeFactory.instance.objectNode();
         else {
             try {
-                args = MAPPER.readTree(arguments);
+                args = PyJson.loads(arguments); // json.loads, as ParsedCompletion.ToolCall#argumentsValidJson
             } catch (JsonProcessingException e) {
                 return ToolResult.error(name + ": arguments are not valid JSON: " + e.getOriginalMessage());
             }
         }
         return t.call(sandbox, args);
+    }
+
+    /** Runs a call as {@link dev.ds4j.chat.CompletionParser} gives it. */
+    public ToolResult dispatch(Sandbox sandbox, ParsedCompletion.ToolCall call) {
+        return dispatch(sandbox, call.name(), call.arguments());
     }
 
     /** As {@link #dispatch(Sandbox, String, String)} with arguments already parsed. */

@@ -193,6 +193,33 @@ class ToolProcessTest {
         assertThat(Files.readAllBytes(sb.workspace().resolve("nul.txt"))).containsExactly('a', 0, 'b', '\n');
     }
 
+    @Test
+    void callsParsedFromModelDsmlRunInTheSandbox() throws Exception {
+        // What the model writes after </think>: two DSML calls, a string and a non-string parameter.
+        String completion = """
+                I will write the file, then count its lines.</think>
+
+                <｜DSML｜tool_calls>
+                <｜DSML｜invoke name="write_file">
+                <｜DSML｜parameter name="path" string="true">dsml/hello.py</｜DSML｜parameter>
+                <｜DSML｜parameter name="content" string="true">print("hi")
+                print('there')
+                </｜DSML｜parameter>
+                </｜DSML｜invoke>
+                <｜DSML｜invoke name="read_file">
+                <｜DSML｜parameter name="path" string="true">dsml/hello.py</｜DSML｜parameter>
+                <｜DSML｜parameter name="start_line" string="false">2</｜DSML｜parameter>
+                </｜DSML｜invoke>
+                </｜DSML｜tool_calls>""";
+        var parsed = dev.ds4j.chat.CompletionParser.parse(completion, dev.ds4j.chat.RenderOptions.ThinkingMode.THINKING);
+        assertThat(parsed.toolCalls()).hasSize(2);
+        ToolResult w = TOOLS.dispatch(sb, parsed.toolCalls().get(0));
+        assertThat(w.ok()).as(w.text()).isTrue();
+        assertThat(Files.readString(sb.workspace().resolve("dsml/hello.py"))).isEqualTo("print(\"hi\")\nprint('there')\n");
+        ToolResult r = TOOLS.dispatch(sb, parsed.toolCalls().get(1));
+        assertThat(r.text()).startsWith("2\tprint('there')\n");
+    }
+
     static String json(String s) {
         return new com.fasterxml.jackson.databind.node.TextNode(s).toString();
     }
