@@ -212,7 +212,10 @@ abstract class SandboxTool implements Tool {
         String e = r.stderr().strip();
         if (r.outcome() != ExecResult.Outcome.EXITED) e = (e.isEmpty() ? "" : e + "; ") + r.detail();
         if (e.isEmpty()) e = "exit code " + r.exitCode();
-        return e.replaceAll("(?m)^sh: [0-9]+: ", "");
+        // Paths went in as ./rel; the model knows them as /workspace/rel.
+        return e.replaceAll("(?m)^sh: [0-9]+: ", "")
+                .replaceAll("(^|[\\s'\"‘])\\./\\.(?=$|[\\s'\"’:])", "$1" + WORKSPACE)
+                .replaceAll("(^|[\\s'\"‘])\\./", "$1" + WORKSPACE + "/");
     }
 
     /** Keeps the first and last halves of text longer than cap characters, saying how much was cut. */

@@ -79,6 +79,9 @@ class ToolProcessTest {
         ToolResult missing = call("edit_file", "{\"path\": \"nope.txt\", \"old_string\": \"a\", \"new_string\": \"b\"}");
         assertThat(missing.ok()).isFalse();
         assertThat(missing.text()).contains("/workspace/nope.txt does not exist");
+        ToolResult under = call("write_file", "{\"path\": \"m.txt/sub.txt\", \"content\": \"x\"}");
+        assertThat(under.ok()).isFalse();
+        assertThat(under.text()).contains("directory ‘/workspace/m.txt’").doesNotContain("./");
     }
 
     @Test
