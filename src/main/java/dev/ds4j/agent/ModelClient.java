@@ -1,0 +1,31 @@
+package dev.ds4j.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.ds4j.chat.Message;
+import dev.ds4j.chat.ParsedCompletion;
+import dev.ds4j.chat.RenderOptions;
+
+import java.util.List;
+import java.util.Objects;
+
+/** One model turn for the agent loop: the conversation so far in, the parsed completion out. */
+public interface ModelClient {
+
+    /**
+     * The model's answer to one turn. The raw text is kept besides the parse so the trajectory log can be
+     * replayed against a later parser.
+     */
+    record Completion(ParsedCompletion parsed, String rawText, int promptTokens, int completionTokens,
+                      boolean truncated) {
+        public Completion {
+            Objects.requireNonNull(parsed, "parsed");
+            Objects.requireNonNull(rawText, "rawText");
+        }
+    }
+
+    /** A name for the run_start record (which model answered). */
+    String modelName();
+
+    /** Generates the assistant's next turn after {@code messages}, with {@code tools} declared. */
+    Completion complete(List<Message> messages, List<JsonNode> tools, RenderOptions options);
+}
