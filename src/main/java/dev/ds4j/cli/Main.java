@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code ds4j} command line. */
 @Command(name = "ds4j", mixinStandardHelpOptions = true, version = "ds4j 0.1.0",
         description = "DeepSeek-V4 for the JVM.",
-        subcommands = {InitCommand.class, ChatCommand.class, GenerateCommand.class, ServeCommand.class, VerifyCommand.class, InfoCommand.class, BenchCommand.class, RenderCommand.class, ParseCommand.class, SandboxCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InitCommand.class, ChatCommand.class, GenerateCommand.class, ServeCommand.class, VerifyCommand.class, InfoCommand.class, BenchCommand.class, RenderCommand.class, ParseCommand.class, SandboxCommand.class, AgentCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

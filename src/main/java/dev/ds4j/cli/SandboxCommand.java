@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ds4j.sandbox.ExecResult;
 import dev.ds4j.sandbox.Sandbox;
+import dev.ds4j.sandbox.SandboxException;
 import dev.ds4j.sandbox.SandboxSpec;
 import dev.ds4j.sandbox.Substrate;
 import dev.ds4j.sandbox.SubstrateUnavailableException;
@@ -111,7 +112,14 @@ final class SandboxCommand implements Runnable {
             long t0 = System.nanoTime();
             ExecResult r;
             String id;
-            try (Sandbox box = sub.create(s)) {
+            Sandbox created;
+            try {
+                created = sub.create(s);
+            } catch (SandboxException e) {
+                System.err.println("ds4j: error: " + e.getMessage());
+                return 2;
+            }
+            try (Sandbox box = created) {
                 id = box.id();
                 long t1 = System.nanoTime();
                 r = box.exec(command);

@@ -1,0 +1,93 @@
+package dev.ds4j.cli;
+
+import dev.ds4j.TestData;
+import dev.ds4j.sandbox.Substrate;
+import dev.ds4j.sandbox.Substrates;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** {@code ds4j agent} end to end on the tiny model, its turns dictated by a forced file, tools in the process sandbox. */
+class AgentCommandTest {
+    static final String EOS = "<｜end▁of▁sentence｜>";
+    static final String OPEN = "\n\n<｜DSML｜tool_calls>\n", CLOSE = "</｜DSML｜tool_calls>";
+
+    @TempDir static Path modelDir;
+    @TempDir Path tmp;
+
+    @BeforeAll
+    static void model() throws Exception {
+        InitCommand.writeTiny(modelDir, 1, TestData.shared().resolve("data/deepseek-v4"));
+    }
+
+    static String call(String tool, String param, String value) {
+        return "<｜DSML｜invoke name=\"" + tool + "\">\n<｜DSML｜parameter name=\"" + param + "\" string=\"true\">" + value
+                + "</｜DSML｜parameter>\n</｜DSML｜invoke>\n";
+    }
+
+    Path forcedFile() throws Exception {
+        String write = "I will write the script." + OPEN
+                + "<｜DSML｜invoke name=\"write_file\">\n"
+                + "<｜DSML｜parameter name=\"path\" string=\"true\">run.sh</｜DSML｜parameter>\n"
+                + "<｜DSML｜parameter name=\"content\" string=\"true\">echo ran >> runs.txt\necho sum=$((6*7))\n</｜DSML｜parameter>\n"
+                + "</｜DSML｜invoke>\n" + CLOSE + EOS;
+        String run = "Now I run it." + OPEN + call("shell", "command", "sh run.sh") + CLOSE + EOS;
+        String answer = "The script printed sum=42." + EOS;
+        Path f = tmp.resolve("forced.txt");
+        Files.writeString(f, String.join("\n---\n", List.of(write, run, answer)) + "\n");
+        return f;
+    }
+
+    private void assumeProcessSubstrate() throws Exception {
+        Substrate.Availability a = Substrates.standard().get("process").availability();
+        assumeTrue(a.available(), "process substrate unavailable here: " + a.reason());
+        // The sandbox's uid must be able to pass through the workspace's parents.
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+    }
+
+    @Test
+    void runsToolsShowsStepsAndPrintsTheAnswer() throws Exception {
+        assumeProcessSubstrate();
+        Path run = tmp.resolve("run"), ws = tmp.resolve("ws");
+        CliRunner.Result r = CliRunner.run("agent", "--model", modelDir.toString(), "--run-dir", run.toString(),
+                "--workspace", ws.toString(), "--forced-file", forcedFile().toString(), "write and run a script");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).isEqualTo("The script printed sum=42.\n");
+        assertThat(r.err()).contains("[step 0]").contains("[call] write_file").contains("[call] shell")
+                .contains("sum=42").contains("[end] answered");
+        assertThat(Files.readString(ws.resolve("runs.txt"))).isEqualTo("ran\n");
+        assertThat(run.resolve("trajectory.jsonl")).isRegularFile();
+    }
+
+    @Test
+    void resumeAnswersFinishedCallsFromTheLog() throws Exception {
+        assumeProcessSubstrate();
+        Path run = tmp.resolve("run");
+        CliRunner.Result first = CliRunner.run("agent", "--model", modelDir.toString(), "--run-dir", run.toString(),
+                "--max-steps", "2", "--forced-file", forcedFile().toString(), "task");
+        assertThat(first.exit()).as(first.err()).isEqualTo(1);
+        assertThat(first.err()).contains("[end] max_steps");
+        CliRunner.Result resumed = CliRunner.run("agent", "resume", run.toString(), "--max-steps", "8");
+        assertThat(resumed.exit()).as(resumed.err()).isZero();
+        assertThat(resumed.out()).isEqualTo("The script printed sum=42.\n");
+        assertThat(resumed.err()).contains("0 tool calls run, 2 answered from the log");
+        assertThat(Files.readString(run.resolve("workspace/runs.txt"))).isEqualTo("ran\n");
+    }
+
+    @Test
+    void badInputIsOneLineNamingWhatWasWrong() {
+        CliRunner.Result noModel = CliRunner.run("agent", "task");
+        assertThat(noModel.exit()).isEqualTo(2);
+        assertThat(noModel.err().strip()).isEqualTo("ds4j: error: --model: missing (a checkpoint directory)");
+        CliRunner.Result notRun = CliRunner.run("agent", "resume", tmp.toString());
+        assertThat(notRun.exit()).isEqualTo(2);
+        assertThat(notRun.err()).contains("RUN_DIR: ").contains("has no trajectory.jsonl");
+    }
+}
