@@ -1,61 +1,83 @@
 package dev.ds4j.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.ds4j.agent.AgentLoop;
-import dev.ds4j.agent.LocalModelClient;
-import dev.ds4j.agent.ModelClient;
 import dev.ds4j.agent.Trajectory;
 import dev.ds4j.agent.TrajectoryLog;
 import dev.ds4j.agent.TrajectoryRecord;
-import dev.ds4j.agent.tools.ToolRegistry;
-import dev.ds4j.chat.Message;
-import dev.ds4j.chat.ParsedCompletion;
-import dev.ds4j.chat.RenderOptions;
-import dev.ds4j.generate.SamplingParams;
-import dev.ds4j.model.Model;
-import dev.ds4j.sandbox.Sandbox;
-import dev.ds4j.sandbox.SandboxSpec;
-import dev.ds4j.sandbox.Substrate;
-import dev.ds4j.sandbox.SubstrateUnavailableException;
-import dev.ds4j.sandbox.Substrates;
-import dev.ds4j.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code ds4j agent}: runs the agent loop with the local model and the process sandbox; {@code agent resume} continues a run. */
+/**
+ * {@code ds4j agent}: a coding agent on the local model or any OpenAI-compatible endpoint, its tools run in a
+ * sandbox, every step in a trajectory log; {@code agent resume} continues a run after a crash or Ctrl-C.
+ *
+ * <p>A run's settings are written into its log's first record, so {@code resume} needs only the run directory:
+ * the log is the single source of truth (an API key is never written there; give it again or by environment).
+ */
 @Command(name = "agent", mixinStandardHelpOptions = true,
-        description = {"Runs a coding agent on TASK: the local model, the standard tools, a process sandbox whose workspace is kept.",
-                "A live view of each step goes to stderr; the final answer to stdout. The run's log is in --run-dir (resume it with 'agent resume RUN_DIR')."},
+        description = {"Runs a coding agent on TASK: the model (--model DIR, or --endpoint URL of any OpenAI-compatible server), "
+                + "the standard tools (shell, read/write/edit/list/search files, run tests) in a sandbox whose workspace is kept.",
+                "A live view of each step goes to stderr, the final answer to stdout. Exit 0: answered; 1: a limit or a refusal "
+                        + "ended the run; 130: interrupted (Ctrl-C; a second Ctrl-C quits at once); 2: bad input.",
+                "Every step is in RUN_DIR/trajectory.jsonl; 'ds4j agent resume RUN_DIR' continues a run that was cut short, "
+                        + "answering finished tool calls from the log instead of running them again."},
         subcommands = {AgentCommand.Resume.class})
 final class AgentCommand implements Callable<Integer> {
-    static final String SYSTEM = "You are a coding agent. Work in /workspace with the tools you have; when done, answer briefly.";
 
-    @Option(names = "--model", paramLabel = "DIR", description = "checkpoint directory (with tokenizer.json)")
+    @Option(names = "--model", paramLabel = "DIR", description = "local checkpoint directory (with tokenizer.json)")
     Path model;
 
-    @Option(names = "--workspace", paramLabel = "DIR", description = "directory the agent works in (default RUN_DIR/workspace)")
+    @Option(names = "--endpoint", paramLabel = "URL", description = "an OpenAI-compatible server instead of a local model, e.g. http://host:8000/v1")
+    String endpoint;
+
+    @Option(names = "--served-model", paramLabel = "NAME", description = "model name to ask the endpoint for (default: the first it lists)")
+    String servedModel;
+
+    @Option(names = "--api-key", paramLabel = "KEY", description = "the endpoint's API key (default: $DS4J_API_KEY, else $OPENAI_API_KEY); never logged")
+    String apiKey;
+
+    @Option(names = "--substrate", defaultValue = "process", paramLabel = "NAME", description = "sandbox substrate for the tools (default process; see 'ds4j sandbox substrates')")
+    String substrate;
+
+    @Option(names = "--workspace", paramLabel = "DIR", description = "directory the agent works in, mounted at /workspace (default RUN_DIR/workspace)")
     Path workspace;
 
     @Option(names = "--run-dir", paramLabel = "DIR", description = "where the trajectory log is written (default: a new directory under ./runs)")
     Path runDir;
 
+    @Option(names = "--reasoning", defaultValue = "chat", paramLabel = "chat|high|max", description = "reasoning mode: chat (no thinking, default), high or max (thinking, with that effort)")
+    String reasoning;
+
     @Option(names = "--max-steps", defaultValue = "32", paramLabel = "N", description = "most model turns (default 32)")
     int maxSteps;
 
-    @Option(names = "--forced-file", paramLabel = "FILE", description = "forced completions, one per turn, separated by a line holding only ---")
+    @Option(names = "--max-tokens", defaultValue = "4096", paramLabel = "N", description = "most tokens per model turn (default 4096)")
+    int maxTokens;
+
+    @Option(names = "--max-total-tokens", defaultValue = "200000", paramLabel = "N", description = "most completion tokens over the run (default 200000)")
+    long maxTotalTokens;
+
+    @Option(names = "--max-minutes", defaultValue = "30", paramLabel = "M", description = "wall-clock limit of the run in minutes, counted per process (default 30)")
+    double maxMinutes;
+
+    @Option(names = "--test-command", defaultValue = "sh run_tests.sh", paramLabel = "CMD", description = "what the run_tests tool runs in /workspace (default: sh run_tests.sh)")
+    String testCommand;
+
+    @Option(names = "--temperature", paramLabel = "T", description = "sampling temperature (default: the model's or server's)")
+    Double temperature;
+
+    @Option(names = "--forced-file", paramLabel = "FILE", description = "testing hook: completions to force, one per turn, separated by lines holding only ---")
     Path forcedFile;
 
     @Parameters(paramLabel = "TASK", arity = "0..1", description = "what the agent should do")
@@ -64,28 +86,39 @@ final class AgentCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (task == null || task.isBlank()) throw new IllegalArgumentException("TASK: missing (give the task as the last argument)");
-        if (model == null) throw new IllegalArgumentException("--model: missing (a checkpoint directory)");
-        if (maxSteps < 1) throw new IllegalArgumentException("--max-steps: must be at least 1, got " + maxSteps);
-        requireModel(model);
-        List<String> forced = forcedFile == null ? List.of() : readForced(forcedFile);
+        if ((model == null) == (endpoint == null))
+            throw new IllegalArgumentException(model == null ? "--model: missing (a checkpoint directory), or give --endpoint URL"
+                    : "--model and --endpoint: give one, not both");
+        Map<String, String> s = new LinkedHashMap<>();
+        if (model != null) {
+            AgentRun.requireModel(model);
+            s.put(AgentRun.MODEL_DIR, model.toAbsolutePath().toString());
+        } else {
+            s.put(AgentRun.ENDPOINT, endpoint);
+            if (servedModel != null) s.put(AgentRun.SERVED_MODEL, servedModel);
+        }
+        if (forcedFile != null) {
+            readForced(forcedFile); // checked now, read again on resume
+            s.put(AgentRun.FORCED_FILE, forcedFile.toAbsolutePath().toString());
+        }
+        s.put(AgentRun.SUBSTRATE, substrate);
+        s.put(AgentRun.REASONING, reasoning);
+        s.put(AgentRun.MAX_STEPS, Integer.toString(maxSteps));
+        s.put(AgentRun.MAX_TOKENS, Integer.toString(maxTokens));
+        s.put(AgentRun.MAX_TOTAL_TOKENS, Long.toString(maxTotalTokens));
+        s.put(AgentRun.MAX_MINUTES, Double.toString(maxMinutes));
+        s.put(AgentRun.TEST_COMMAND, testCommand);
+        if (temperature != null) s.put(AgentRun.TEMPERATURE, Double.toString(temperature));
+        AgentRun.Settings.parse(s); // every value checked before anything is created
+
         Path run = runDir != null ? runDir : Path.of("runs", "agent-" + System.currentTimeMillis());
         if (Files.exists(run.resolve(TrajectoryLog.FILE_NAME)))
-            throw new IllegalArgumentException("--run-dir: " + run + " already holds a run; use 'agent resume " + run + "'");
+            throw new IllegalArgumentException("--run-dir: " + run + " already holds a run; use 'ds4j agent resume " + run + "'");
         Path ws = workspace != null ? workspace : run.resolve("workspace");
+        if (Files.exists(ws) && !Files.isDirectory(ws)) throw new IllegalArgumentException("--workspace: " + ws + " is not a directory");
         Files.createDirectories(ws);
-        Map<String, String> settings = new LinkedHashMap<>();
-        settings.put("model_dir", model.toAbsolutePath().toString());
-        settings.put("workspace", ws.toAbsolutePath().toString());
-        settings.put("max_steps", Integer.toString(maxSteps));
-        if (forcedFile != null) settings.put("forced_file", forcedFile.toAbsolutePath().toString());
-        return execute(model, ws, run, maxSteps, forced, task, settings, false);
-    }
-
-    static void requireModel(Path model) {
-        if (!Files.isRegularFile(model.resolve("config.json")))
-            throw new IllegalArgumentException("--model: " + model + " has no config.json");
-        if (!Files.isRegularFile(model.resolve("tokenizer.json")))
-            throw new IllegalArgumentException("--model: " + model + " has no tokenizer.json");
+        s.put(AgentRun.WORKSPACE, ws.toAbsolutePath().toString());
+        return new AgentRun(AgentRun.Settings.parse(s), run, apiKey, false, false).execute(task);
     }
 
     /** The forced completions in {@code file}: blocks separated by lines holding only {@code ---}. */
@@ -118,95 +151,23 @@ final class AgentCommand implements Callable<Integer> {
         return s;
     }
 
-    static int execute(Path modelDir, Path ws, Path run, int maxSteps, List<String> forced, String task,
-                       Map<String, String> settings, boolean resume) {
-        Substrate sub;
-        try {
-            sub = Substrates.standard().require("process");
-        } catch (SubstrateUnavailableException e) {
-            System.err.println("ds4j: error: " + e.getMessage());
-            return 2;
-        }
-        Tokenizer tok = TokenizerSupport.load(modelDir.resolve("tokenizer.json"));
-        PrintStream err = System.err;
-        try (Model m = Model.load(modelDir);
-             Sandbox sb = sub.create(SandboxSpec.defaults().withWorkspace(ws.toAbsolutePath()))) {
-            LocalModelClient local = new LocalModelClient(m, tok, modelDir.getFileName().toString(),
-                    SamplingParams.DEFAULTS.withMaxTokens(2048), forced);
-            LiveView view = new LiveView(local, err);
-            AgentLoop loop = new AgentLoop(view, ToolRegistry.standard("sh run_tests.sh"), sb, RenderOptions.chat(),
-                    new AgentLoop.Limits(maxSteps, 200_000, Duration.ofMinutes(30)));
-            AgentLoop.Outcome out;
-            try (TrajectoryLog log = resume ? TrajectoryLog.open(run)
-                    : TrajectoryLog.create(run, AgentLoop.runStart(task, local, settings))) {
-                log.recovery().ifPresent(r -> err.println("[log] " + r));
-                out = loop.run(SYSTEM, task, log);
-            }
-            view.results(out.conversation());
-            err.printf("[end] %s after %d tool calls run, %d answered from the log; log: %s%n", out.endReason(),
-                    out.toolsExecuted(), out.toolsReplayed(), run.resolve(TrajectoryLog.FILE_NAME));
-            Message last = out.conversation().getLast();
-            if (last.role() == Message.Role.ASSISTANT && last.content() != null) System.out.println(last.content());
-            System.out.flush();
-            return AgentLoop.ANSWERED.equals(out.endReason()) ? 0 : 1;
-        }
-    }
-
-    static String excerpt(String s, int max) {
-        if (s == null) return "";
-        String one = s.strip().replace("\n", "\\n");
-        return one.length() <= max ? one : one.substring(0, max) + "…";
-    }
-
-    /** Wraps the model: prints each step (reasoning, tool calls) and the tool results the next turn sees. */
-    static final class LiveView implements ModelClient {
-        private final ModelClient inner;
-        private final PrintStream err;
-        private int step, seenMessages;
-
-        LiveView(ModelClient inner, PrintStream err) {
-            this.inner = inner;
-            this.err = err;
-        }
-
-        @Override public String modelName() { return inner.modelName(); }
-
-        void results(List<Message> conversation) {
-            for (int i = seenMessages; i < conversation.size(); i++) {
-                Message msg = conversation.get(i);
-                if (msg.role() == Message.Role.TOOL)
-                    err.println("  [result " + msg.toolCallId() + "] " + excerpt(msg.content(), 300));
-            }
-            seenMessages = conversation.size();
-        }
-
-        @Override
-        public Completion complete(List<Message> messages, List<JsonNode> tools, RenderOptions options) {
-            results(messages);
-            Completion c = inner.complete(messages, tools, options);
-            ParsedCompletion p = c.parsed();
-            err.printf("[step %d] %d prompt + %d completion tokens%n", step++, c.promptTokens(), c.completionTokens());
-            if (p.reasoningContent() != null && !p.reasoningContent().isBlank())
-                err.println("  [reasoning] " + excerpt(p.reasoningContent(), 300));
-            if (p.content() != null && !p.content().isBlank()) err.println("  [text] " + excerpt(p.content(), 300));
-            for (ParsedCompletion.ToolCall tc : p.toolCalls())
-                err.println("  [call] " + tc.name() + " " + excerpt(tc.arguments(), 300));
-            seenMessages = messages.size() + 1;
-            return c;
-        }
-    }
-
     @Command(name = "resume", mixinStandardHelpOptions = true,
-            description = "Continues an interrupted agent run from its log: finished tool calls are answered from the log, not re-run.")
+            description = {"Continues an agent run that was cut short (killed, Ctrl-C, a limit) from its log: the model is asked again "
+                    + "and tool calls the log shows finished are answered from it, not run again.",
+                    "A call that was running when the runtime died ends the resumed run (it may have taken effect), unless "
+                            + "--tell-model-unfinished hands that doubt to the model as the call's result."})
     static final class Resume implements Callable<Integer> {
         @Parameters(paramLabel = "RUN_DIR", description = "the run's directory (holding trajectory.jsonl)")
         Path runDir;
 
-        @Option(names = "--forced-file", paramLabel = "FILE", description = "forced completions for the resumed run (default: the run's own, if it had one)")
-        Path forcedFile;
-
         @Option(names = "--max-steps", paramLabel = "N", description = "most model turns, counted from the start of the run (default: the run's own)")
         Integer maxSteps;
+
+        @Option(names = "--api-key", paramLabel = "KEY", description = "the endpoint's API key (default: $DS4J_API_KEY, else $OPENAI_API_KEY)")
+        String apiKey;
+
+        @Option(names = "--tell-model-unfinished", description = "answer a call left running by the crash with a note that its effect is unknown, and go on")
+        boolean tellModelUnfinished;
 
         @Override
         public Integer call() {
@@ -217,17 +178,13 @@ final class AgentCommand implements Callable<Integer> {
                     () -> new IllegalArgumentException("RUN_DIR: " + runDir + ": the log has no run_start record"));
             if (t.end().isPresent() && AgentLoop.ANSWERED.equals(t.end().get().reason()))
                 throw new IllegalArgumentException("RUN_DIR: " + runDir + ": the run already ended (answered); nothing to resume");
-            Map<String, String> s = start.settings();
-            String modelDir = s.get("model_dir"), ws = s.get("workspace");
-            if (modelDir == null || ws == null)
-                throw new IllegalArgumentException("RUN_DIR: " + runDir + ": the run was not started by 'ds4j agent' (no model_dir/workspace settings)");
-            Path model = Path.of(modelDir);
-            requireModel(model);
-            Path forced = forcedFile != null ? forcedFile : s.containsKey("forced_file") ? Path.of(s.get("forced_file")) : null;
-            int steps = maxSteps != null ? maxSteps : Integer.parseInt(s.getOrDefault("max_steps", "32"));
-            if (steps < 1) throw new IllegalArgumentException("--max-steps: must be at least 1, got " + steps);
-            return execute(model, Path.of(ws), runDir, steps, forced == null ? List.of() : readForced(forced),
-                    start.task(), s, true);
+            Map<String, String> s = new LinkedHashMap<>(start.settings());
+            if (!s.containsKey(AgentRun.WORKSPACE) || !(s.containsKey(AgentRun.MODEL_DIR) || s.containsKey(AgentRun.ENDPOINT)))
+                throw new IllegalArgumentException("RUN_DIR: " + runDir + ": the run was not started by 'ds4j agent' (no model or workspace in its settings)");
+            if (maxSteps != null) s.put(AgentRun.MAX_STEPS, Integer.toString(maxSteps));
+            AgentRun.Settings settings = AgentRun.Settings.parse(s);
+            if (settings.modelDir() != null) AgentRun.requireModel(settings.modelDir());
+            return new AgentRun(settings, runDir, apiKey, true, tellModelUnfinished).execute(start.task());
         }
     }
 }

@@ -12,6 +12,7 @@ import dev.ds4j.generate.Generator;
 import dev.ds4j.generate.SamplingParams;
 import dev.ds4j.model.Model;
 import dev.ds4j.model.Numerics;
+import dev.ds4j.session.PrefixReuse;
 import dev.ds4j.session.Session;
 import dev.ds4j.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;

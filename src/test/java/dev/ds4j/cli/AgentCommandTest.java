@@ -85,7 +85,20 @@ class AgentCommandTest {
     void badInputIsOneLineNamingWhatWasWrong() {
         CliRunner.Result noModel = CliRunner.run("agent", "task");
         assertThat(noModel.exit()).isEqualTo(2);
-        assertThat(noModel.err().strip()).isEqualTo("ds4j: error: --model: missing (a checkpoint directory)");
+        assertThat(noModel.err().strip()).isEqualTo("ds4j: error: --model: missing (a checkpoint directory), or give --endpoint URL");
+        CliRunner.Result both = CliRunner.run("agent", "--model", modelDir.toString(), "--endpoint", "http://x", "task");
+        assertThat(both.exit()).isEqualTo(2);
+        assertThat(both.err().strip()).isEqualTo("ds4j: error: --model and --endpoint: give one, not both");
+        CliRunner.Result badMode = CliRunner.run("agent", "--model", modelDir.toString(), "--reasoning", "low", "task");
+        assertThat(badMode.exit()).isEqualTo(2);
+        assertThat(badMode.err().strip()).isEqualTo("ds4j: error: --reasoning: must be chat, high or max, got low");
+        CliRunner.Result badSteps = CliRunner.run("agent", "--model", modelDir.toString(), "--max-steps", "0", "task");
+        assertThat(badSteps.err().strip()).isEqualTo("ds4j: error: --max-steps: must be at least 1, got 0");
+        CliRunner.Result badSub = CliRunner.run("agent", "--model", modelDir.toString(), "--substrate", "docker", "task");
+        assertThat(badSub.exit()).isEqualTo(2);
+        assertThat(badSub.err()).startsWith("ds4j: error: --substrate: unknown sandbox substrate 'docker'");
+        CliRunner.Result badUrl = CliRunner.run("agent", "--endpoint", "localhost:8000", "task");
+        assertThat(badUrl.err().strip()).isEqualTo("ds4j: error: --endpoint: must be an http:// or https:// URL, got localhost:8000");
         CliRunner.Result notRun = CliRunner.run("agent", "resume", tmp.toString());
         assertThat(notRun.exit()).isEqualTo(2);
         assertThat(notRun.err()).contains("RUN_DIR: ").contains("has no trajectory.jsonl");

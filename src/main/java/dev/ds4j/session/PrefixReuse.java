@@ -1,6 +1,5 @@
-package dev.ds4j.cli;
+package dev.ds4j.session;
 
-import dev.ds4j.session.Session;
 
 import java.util.Arrays;
 import java.util.concurrent.CancellationException;
@@ -21,19 +20,19 @@ import java.util.function.Supplier;
  * everything up to there is the start of every later prompt of the same conversation and mode. It
  * costs one copy of the cache per turn, which is far cheaper than prefilling the conversation again.
  */
-final class PrefixReuse {
+public final class PrefixReuse {
     private final Supplier<Session> newSession;
     private Session live, checkpoint;
     /** Tokens each state holds, in order; null when unknown (a reply was stopped mid-way) or absent. */
     private int[] liveHeld, checkpointHeld;
 
-    PrefixReuse(Supplier<Session> newSession) { this.newSession = newSession; }
+    public PrefixReuse(Supplier<Session> newSession) { this.newSession = newSession; }
 
     /**
      * How many tokens of {@code prompt} a state holding {@code held} saves: all of them when {@code held}
      * is a proper prefix of {@code prompt} (at least one prompt token must remain to be fed), else none.
      */
-    static int reusable(int[] held, int[] prompt) {
+    public static int reusable(int[] held, int[] prompt) {
         if (held == null || held.length >= prompt.length) return 0;
         return Arrays.equals(held, 0, held.length, prompt, 0, held.length) ? held.length : 0;
     }
@@ -42,7 +41,7 @@ final class PrefixReuse {
      * Makes the live session hold the longest cached prefix of {@code prompt} (possibly none: a fresh
      * session) and returns that prefix's length.
      */
-    int prepare(int[] prompt) {
+    public int prepare(int[] prompt) {
         int fromLive = reusable(liveHeld, prompt);
         int fromCheckpoint = reusable(checkpointHeld, prompt);
         if (fromLive > 0 && fromLive >= fromCheckpoint) return fromLive;
@@ -60,10 +59,10 @@ final class PrefixReuse {
      * Feeds {@code prompt[held .. end)} to the live session in chunks of {@code chunk} tokens, polling
      * {@code cancelled} before each; what was fed before a cancellation stays known.
      */
-    void feed(int[] prompt, int end, int chunk, BooleanSupplier cancelled) { feed(prompt, end, chunk, cancelled, null); }
+    public void feed(int[] prompt, int end, int chunk, BooleanSupplier cancelled) { feed(prompt, end, chunk, cancelled, null); }
 
     /** As above; {@code progress} (if not null) gets the tokens fed by each chunk. */
-    void feed(int[] prompt, int end, int chunk, BooleanSupplier cancelled, java.util.function.LongConsumer progress) {
+    public void feed(int[] prompt, int end, int chunk, BooleanSupplier cancelled, java.util.function.LongConsumer progress) {
         int at = liveHeld.length;
         while (at < end) {
             if (cancelled.getAsBoolean()) throw new CancellationException("prefill cancelled");
@@ -76,14 +75,14 @@ final class PrefixReuse {
     }
 
     /** Remembers the live state as the checkpoint (after {@link #feed}, before generating). */
-    void checkpoint() {
+    public void checkpoint() {
         if (checkpoint == null) checkpoint = newSession.get();
         checkpoint.copyFrom(live);
         checkpointHeld = liveHeld;
     }
 
     /** After a finished generation after {@code prompt}: the session holds it and every generated token but the last. */
-    void generated(int[] prompt, int[] tokens) {
+    public void generated(int[] prompt, int[] tokens) {
         int n = Math.max(0, tokens.length - 1);
         int[] held = Arrays.copyOf(prompt, prompt.length + n);
         System.arraycopy(tokens, 0, held, prompt.length, n);
@@ -91,14 +90,14 @@ final class PrefixReuse {
     }
 
     /** After a stopped generation: what the live session holds beyond the prompt is unknown, so it is not reused. */
-    void liveUnknown() { liveHeld = null; }
+    public void liveUnknown() { liveHeld = null; }
 
     /** Forgets both states (/reset, or reuse switched off); the next turn starts a fresh session. */
-    void forget() {
+    public void forget() {
         live = null;
         checkpoint = null;
         liveHeld = checkpointHeld = null;
     }
 
-    Session live() { return live; }
+    public Session live() { return live; }
 }

@@ -1,8 +1,7 @@
-package dev.ds4j.cli;
+package dev.ds4j.session;
 
 import dev.ds4j.TestData;
 import dev.ds4j.model.Model;
-import dev.ds4j.session.Session;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
