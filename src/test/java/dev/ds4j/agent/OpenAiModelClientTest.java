@@ -10,6 +10,7 @@ import dev.ds4j.chat.MessageReader;
 import dev.ds4j.chat.PromptRenderer;
 import dev.ds4j.chat.RenderOptions;
 import dev.ds4j.generate.Engine;
+import dev.ds4j.generate.SamplingParams;
 import dev.ds4j.model.CheckpointLayout;
 import dev.ds4j.model.Model;
 import dev.ds4j.model.Presets;
@@ -219,6 +220,22 @@ class OpenAiModelClientTest {
         assertThat(res.parsed().reasoningContent()).isEqualTo("Shown.");
         assertThat(res.parsed().content()).isEqualTo("It holds x = \"1\".");
         assertThat(res.promptTokens()).isEqualTo(promptLength(conv, tools, opts));
+    }
+
+    @Test
+    void theLocalClientAndTheEndpointSeeTheSamePrompt() {
+        ToolRegistry std = ToolRegistry.standard(null);
+        List<JsonNode> tools = new ToolRegistry(List.of(std.get("shell").orElseThrow())).declarationList();
+        List<Message> conv = List.of(Message.system("You are a coding agent."), Message.user("List the files."));
+        String forced = "Listing.</think>" + AgentLoopTest.OPEN + AgentLoopTest.call("shell", Map.of("command", "ls")) + AgentLoopTest.CLOSE + EOS;
+        RenderOptions opts = RenderOptions.thinking(null);
+        ModelClient.Completion local = new LocalModelClient(model, tok, MODEL, SamplingParams.DEFAULTS.withMaxTokens(512), List.of(forced))
+                .complete(conv, tools, opts);
+        ModelClient.Completion remote = client().forcedScript(List.of(forced)).returnRaw(true).build().complete(conv, tools, opts);
+        assertThat(remote.promptTokens()).isEqualTo(local.promptTokens()).isEqualTo(promptLength(conv, tools, opts));
+        assertThat(remote.parsed()).isEqualTo(local.parsed());
+        assertThat(remote.rawText()).isEqualTo(local.rawText()).isEqualTo(forced);
+        assertThat(remote.parsed().toolCalls()).hasSize(1);
     }
 
     static int freePort() throws Exception {
