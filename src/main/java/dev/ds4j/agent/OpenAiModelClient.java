@@ -41,7 +41,8 @@ import java.util.Set;
  * <li><b>Model.</b> Without {@link Builder#model}, {@link Builder#build} asks {@code GET {base}/models} and takes the
  *     first; it fails if the list is empty. This is the only request {@code build()} makes.</li>
  * <li><b>Thinking.</b> {@link RenderOptions#thinkingMode()} goes as {@code chat_template_kwargs: {thinking: bool}}
- *     (read by vLLM's and SGLang's DeepSeek templates and by our server), the effort as {@code reasoning_effort}.
+ *     (read by vLLM's and SGLang's DeepSeek templates and by our server), the effort, when set, as {@code reasoning_effort}
+ *     ("high" or "max": DeepSeek's values; a server that knows only low/medium/high may refuse "max").
  *     DeepSeek's own API takes {@code thinking: {type: enabled|disabled}} instead: add it with {@link Builder#extraBody}.
  *     The endpoint's template decides whether earlier reasoning is dropped (DeepSeek's keeps it when tools are
  *     declared, which the agent always does); the 0731 encoder revision cannot be requested and is refused.</li>
