@@ -137,6 +137,9 @@ public final class AgentLoop {
             } catch (ChatFormatException e) {
                 // The model's output broke the DSML grammar: there is no parse to act on, so the run stops and says why.
                 return end(log, "parse_error: " + e.getMessage(), conversation, executed, replayed);
+            } catch (ModelClientException e) {
+                // No answer (endpoint down, HTTP error after retries): the log says why; a later run can resume it.
+                return end(log, "model_error: " + e.getMessage(), conversation, executed, replayed);
             }
             tokens += c.completionTokens();
             ParsedCompletion p = c.parsed();

@@ -71,7 +71,10 @@ public final class LocalModelClient implements ModelClient {
     @Override
     public synchronized Completion complete(List<Message> messages, List<JsonNode> tools, RenderOptions options,
                                             BooleanSupplier cancelled) {
-        int[] prompt = PromptRenderer.render(messages, tools, null, options).tokenIds(tokenizer);
+        // The template shows each tool's function object (CHAT_FORMAT §2.1), as a server does after reading a request's
+        // tools; the loop passes whole OpenAI tools ({type, function}), which would add their wrapper to the prompt.
+        List<JsonNode> functions = tools.stream().map(t -> t.has("function") ? t.get("function") : t).toList();
+        int[] prompt = PromptRenderer.render(messages, functions, null, options).tokenIds(tokenizer);
         String forcedText = script.poll();
         // Same tokenisation as the server's ds4j_forced_output: special tokens written as text become their ids.
         int[] forced = forcedText == null ? null : tokenizer.encodeWithAddedTokens(forcedText);

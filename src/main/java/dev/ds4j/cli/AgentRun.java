@@ -3,6 +3,8 @@ package dev.ds4j.cli;
 import dev.ds4j.agent.AgentLoop;
 import dev.ds4j.agent.LocalModelClient;
 import dev.ds4j.agent.ModelClient;
+import dev.ds4j.agent.ModelClientException;
+import dev.ds4j.agent.OpenAiModelClient;
 import dev.ds4j.agent.TrajectoryLog;
 import dev.ds4j.agent.tools.ToolRegistry;
 import dev.ds4j.chat.Message;
@@ -140,7 +142,13 @@ final class AgentRun {
         AtomicBoolean stop = new AtomicBoolean();
         Model local = settings.modelDir() == null ? null : Model.load(settings.modelDir());
         try (Interrupts ignored = Interrupts.routeTo(stop)) {
-            ModelClient client = local != null ? localClient(local, forced, view) : endpointClient(forced);
+            ModelClient client;
+            try {
+                client = local != null ? localClient(local, forced, view) : endpointClient(forced);
+            } catch (ModelClientException e) {
+                err.println("ds4j: error: --endpoint: " + e.getMessage());
+                return 2;
+            }
             Sandbox sb;
             try {
                 sb = sub.create(SandboxSpec.defaults().withWorkspace(settings.workspace().toAbsolutePath()));
@@ -185,7 +193,16 @@ final class AgentRun {
     }
 
     private ModelClient endpointClient(List<String> forced) {
-        throw new IllegalArgumentException("--endpoint: not built yet");
+        String key = apiKey != null ? apiKey : System.getenv("DS4J_API_KEY") != null ? System.getenv("DS4J_API_KEY")
+                : System.getenv("OPENAI_API_KEY");
+        OpenAiModelClient.Builder b;
+        try {
+            b = OpenAiModelClient.builder(settings.endpoint());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--endpoint: " + e.getMessage());
+        }
+        return b.model(settings.servedModel()).apiKey(key).maxTokens(settings.maxTokens())
+                .temperature(settings.temperature()).forcedScript(forced).returnRaw(!forced.isEmpty()).build();
     }
 
     private Map<String, String> settingsMap() {

@@ -1,6 +1,11 @@
 package dev.ds4j.cli;
 
 import dev.ds4j.TestData;
+import dev.ds4j.generate.Engine;
+import dev.ds4j.model.Model;
+import dev.ds4j.server.OpenAiServer;
+import dev.ds4j.session.Session;
+import dev.ds4j.tokenizer.Tokenizer;
 import dev.ds4j.sandbox.Substrate;
 import dev.ds4j.sandbox.Substrates;
 import org.junit.jupiter.api.BeforeAll;
@@ -79,6 +84,37 @@ class AgentCommandTest {
         assertThat(resumed.out()).isEqualTo("The script printed sum=42.\n");
         assertThat(resumed.err()).contains("0 tool calls run, 2 answered from the log");
         assertThat(Files.readString(run.resolve("workspace/runs.txt"))).isEqualTo("ran\n");
+    }
+
+    @Test
+    void endpointRunGoesThroughTheServer() throws Exception {
+        assumeProcessSubstrate();
+        Model m = Model.load(modelDir);
+        Tokenizer tok = Tokenizer.load(modelDir.resolve("tokenizer.json"));
+        Engine engine = new Engine(m, tok, Session.Options.defaults(), 1);
+        OpenAiServer server = new OpenAiServer(engine, "tiny-served", null).start("127.0.0.1", 0);
+        try {
+            Path run = tmp.resolve("run"), ws = tmp.resolve("ws");
+            CliRunner.Result r = CliRunner.run("agent", "--endpoint", "http://127.0.0.1:" + server.port(), "--run-dir", run.toString(),
+                    "--workspace", ws.toString(), "--forced-file", forcedFile().toString(), "write and run a script");
+            assertThat(r.exit()).as(r.err()).isZero();
+            assertThat(r.out()).isEqualTo("The script printed sum=42.\n");
+            assertThat(r.err()).contains("[call] write_file").contains("sum=42").contains("[end] answered");
+            assertThat(Files.readString(ws.resolve("runs.txt"))).isEqualTo("ran\n");
+            // The served name was discovered from /v1/models and logged; the key never is.
+            assertThat(Files.readString(run.resolve("trajectory.jsonl"))).contains("\"model\":\"tiny-served\"")
+                    .contains("\"endpoint\":\"http://127.0.0.1:" + server.port() + "\"");
+        } finally {
+            server.close();
+            engine.close();
+            m.close();
+        }
+        int dead;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) { dead = s.getLocalPort(); }
+        CliRunner.Result refused = CliRunner.run("agent", "--endpoint", "http://127.0.0.1:" + dead, "--run-dir",
+                tmp.resolve("run2").toString(), "task");
+        assertThat(refused.exit()).isEqualTo(2);
+        assertThat(refused.err()).startsWith("ds4j: error: --endpoint: GET http://127.0.0.1:" + dead + "/v1/models: cannot connect");
     }
 
     @Test

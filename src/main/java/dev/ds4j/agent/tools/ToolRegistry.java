@@ -69,7 +69,7 @@ public final class ToolRegistry {
         return a;
     }
 
-    /** The declarations as a list, the form {@link dev.ds4j.chat.PromptRenderer#render} takes. */
+    /** The declarations as a list, as {@link dev.ds4j.agent.ModelClient#complete} takes them (whole OpenAI tools). */
     public List<JsonNode> declarationList() {
         List<JsonNode> l = new ArrayList<>();
         declarations().forEach(l::add);
