@@ -192,7 +192,7 @@ public final class ProcessSubstrate implements Substrate {
     }
 
     /** Hands the workspace to the sandbox uid, so commands can write everywhere in it. */
-    private static void chownTree(Path ws) throws IOException {
+    static void chownTree(Path ws) throws IOException {
         try (var s = Files.walk(ws)) {
             for (Path p : s.toList()) {
                 if (Files.isSymbolicLink(p)) continue; // chown through a link could hand over a host file

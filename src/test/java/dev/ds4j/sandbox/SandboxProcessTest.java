@@ -58,7 +58,7 @@ class SandboxProcessTest {
      * Commands build their markers with shell arithmetic, so the marker is not in the text of the command
      * line of the runtime's own wrapper processes, only in the processes started inside.
      */
-    private static List<Long> hostProcessesWith(String marker) {
+    static List<Long> hostProcessesWith(String marker) {
         List<Long> found = new ArrayList<>();
         try (Stream<Path> s = Files.list(Path.of("/proc"))) {
             for (Path p : s.toList()) {
