@@ -310,7 +310,10 @@ public final class GvisorSubstrate implements Substrate {
         bind(m, workspace.toString(), "/workspace", true);
         ObjectNode linux = c.putObject("linux");
         ArrayNode ns = linux.putArray("namespaces");
-        for (String n : List.of("pid", "network", "ipc", "uts", "mount")) ns.addObject().put("type", n);
+        // With --network=host the sentry's host sockets must live in the host's network namespace, so the
+        // sandbox gets none of its own (runsc would otherwise create an empty one: "Network is unreachable").
+        for (String n : spec.network() ? List.of("pid", "ipc", "uts", "mount") : List.of("pid", "network", "ipc", "uts", "mount"))
+            ns.addObject().put("type", n);
         JSON.writerWithDefaultPrettyPrinter().writeValue(bundle.resolve("config.json").toFile(), c);
     }
 
