@@ -41,7 +41,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Never {@code --platform=kvm} here: on the project's kvm-pvm hosts it hangs.
  */
-public final class GvisorSubstrate implements Substrate {
+public final class GvisorSubstrate extends DetectingSubstrate {
 
     /** Sandbox uid/gid, inside and (for workspace files) on the host. */
     static final int UID = ProcessSubstrate.HOST_UID;
@@ -75,7 +75,6 @@ public final class GvisorSubstrate implements Substrate {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path stateRoot;
-    private volatile Availability availability;
     private String runsc;
 
     /** State (rootfs, runsc's --root, bundles, private workspaces) under /run/ds4j-gvisor. */
@@ -92,18 +91,6 @@ public final class GvisorSubstrate implements Substrate {
         return "gvisor";
     }
 
-    @Override
-    public Availability availability() {
-        Availability a = availability;
-        if (a == null) {
-            synchronized (this) {
-                if (availability == null) availability = detect();
-                a = availability;
-            }
-        }
-        return a;
-    }
-
     Path rootfs() {
         return stateRoot.resolve("rootfs");
     }
@@ -117,7 +104,8 @@ public final class GvisorSubstrate implements Substrate {
         return runsc;
     }
 
-    private Availability detect() {
+    @Override
+    Availability detect() {
         if (!System.getProperty("os.name", "").equals("Linux")) return Availability.no("needs Linux");
         runsc = Substrates.onPath("runsc");
         if (runsc == null) return Availability.no("runsc (gVisor) is not installed: apt-get install -y runsc");
@@ -260,14 +248,7 @@ public final class GvisorSubstrate implements Substrate {
             try (var s = Files.list(dir)) {
                 for (Path p : s.toList()) {
                     String n = p.getFileName().toString();
-                    if (!n.startsWith(CgroupV1.PREFIX)) continue;
-                    long owner;
-                    try {
-                        owner = Long.parseLong(n.substring(CgroupV1.PREFIX.length()).split("-")[0]);
-                    } catch (NumberFormatException e) {
-                        continue;
-                    }
-                    if (ProcessHandle.of(owner).isPresent()) continue;
+                    if (!CgroupV1.ownerDied(n)) continue;
                     if (dir.equals(runscRoot())) delete(n.split("_sandbox:")[0]);
                     else CgroupSandbox.deleteTree(p);
                 }

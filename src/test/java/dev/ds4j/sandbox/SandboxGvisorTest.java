@@ -52,14 +52,12 @@ class SandboxGvisorTest {
             System.out.println("gvisor exec of a trivial command: " + EXEC_MS.stream().sorted().toList() + " ms");
         if (!CONCURRENT_MS.isEmpty())
             System.out.println("gvisor create + exec + close, 8 at once: " + CONCURRENT_MS.stream().sorted().toList() + " ms");
-        if (OUTCOMES.isEmpty()) return;
-        System.out.println("escape attempt -> outcome (gvisor)");
-        OUTCOMES.entrySet().stream().sorted(Map.Entry.comparingByKey())
-                .forEach(e -> System.out.println("  " + e.getKey() + " -> " + e.getValue()));
+        SandboxProcessTest.printOutcomes("escape attempt -> outcome (gvisor)", OUTCOMES);
     }
 
+    /** The process tests' limits: 256 MB, 64 processes, 20 s per exec. */
     private static SandboxSpec spec() {
-        return SandboxSpec.defaults().withTimeout(Duration.ofSeconds(20)).withMemoryMb(256).withPids(64);
+        return SandboxProcessTest.spec();
     }
 
     private static GvisorSandbox create(SandboxSpec spec) {
@@ -78,7 +76,9 @@ class SandboxGvisorTest {
     void runsInGvisorsKernelAsAnUnprivilegedUserWithAPersistentWorkspace() throws Exception {
         String hostKernel = Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim();
         assertThat(hostKernel).as("control: the host kernel is not the one gVisor emulates").isNotEqualTo("4.4.0");
+        long c0 = System.nanoTime();
         try (GvisorSandbox sb = create(spec().withEnv("GREETING", "hi"))) {
+            System.out.println("gvisor create (no container yet): " + (System.nanoTime() - c0) / 1_000_000 + " ms");
             long t0 = System.nanoTime();
             ExecResult r = sb.shell("echo hello > note.txt; id -u; pwd; echo $HOME; uname -r; echo $GREETING"
                     + " ${JAVA_HOME:-unset}; dmesg | head -1");
@@ -227,29 +227,12 @@ class SandboxGvisorTest {
 
     @Test
     void pauseFreezesTheSandboxAndItsClocks() throws Exception {
-        SandboxSpec limits = spec().withTimeout(Duration.ofMillis(2500));
-        try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor(); GvisorSandbox sb = create(limits)) {
-            Path n = sb.workspace().resolve("n");
-            Future<ExecResult> run = ex.submit(() -> sb.shell(
-                    "i=0; while [ $i -lt 20 ]; do echo $i >> n; i=$((i+1)); sleep 0.05; done"));
-            for (int i = 0; i < 500 && lines(n) < 3; i++) Thread.sleep(10);
-            sb.pause();
-            long atPause = lines(n);
-            assertThat(atPause).as("paused mid-run").isBetween(3L, 19L);
-            Thread.sleep(2600); // longer than the timeout
-            assertThat(lines(n)).as("nothing runs while paused").isEqualTo(atPause);
-            assertThat(run.isDone()).isFalse();
-            sb.resume();
-            ExecResult r = run.get();
-            assertThat(r.ok()).as(r.toString()).isTrue();
-            assertThat(lines(n)).isEqualTo(20);
-            assertThat(r.duration()).as("control: only the stopped clock let it finish").isGreaterThan(Duration.ofMillis(2600));
+        // The freezer stops the sentry and its stubs, so gVisor's clocks stop with them.
+        SandboxSpec limits = spec().withTimeout(Duration.ofMillis(2500)).withIdleTimeout(Duration.ofMillis(1000));
+        try (Sandbox sb = create(limits)) {
+            SandboxProcessTest.pauseOutlastsTheTimeouts(sb, 2600);
             OUTCOMES.put("pause mid-exec for 2.6 s (timeout 2.5 s)", "frozen, then resumed and completed");
         }
-    }
-
-    private static long lines(Path f) throws IOException {
-        return Files.exists(f) ? Files.readAllLines(f).size() : 0;
     }
 
     @Test
