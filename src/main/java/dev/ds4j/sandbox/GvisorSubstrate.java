@@ -73,6 +73,8 @@ public final class GvisorSubstrate extends DetectingSubstrate {
 
     private static final AtomicLong NEXT = new AtomicLong();
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Roots built by this JVM, with what the shim step said: substrates of one JVM share the root. */
+    private static final Map<Path, String> ROOTFS = new java.util.concurrent.ConcurrentHashMap<>();
 
     private final Path stateRoot;
     private String runsc;
@@ -91,8 +93,9 @@ public final class GvisorSubstrate extends DetectingSubstrate {
         return "gvisor";
     }
 
+    /** Per JVM, so a starting runtime never rebuilds a root that another one's sandboxes are using. */
     Path rootfs() {
-        return stateRoot.resolve("rootfs");
+        return stateRoot.resolve(CgroupV1.PREFIX + ProcessHandle.current().pid() + "-rootfs");
     }
 
     /** runsc's --root: container state of every sandbox of this substrate. */
@@ -121,7 +124,13 @@ public final class GvisorSubstrate extends DetectingSubstrate {
             Files.createDirectories(runscRoot(), traverse);
             CgroupV1.reapStale();
             reapStale();
-            compat = buildRootfs();
+            compat = ROOTFS.computeIfAbsent(rootfs(), r -> {
+                try {
+                    return buildRootfs();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
         } catch (IOException | RuntimeException e) {
             return Availability.no("cannot prepare " + stateRoot + ": " + e.getMessage());
         }
@@ -133,7 +142,8 @@ public final class GvisorSubstrate extends DetectingSubstrate {
 
     /**
      * The read-only root shared by every sandbox of this substrate: mount points, the host's top-level links
-     * into /usr, a synthetic passwd/group, and the statx shim. Rebuilt at each start (it is tiny).
+     * into /usr, a synthetic passwd/group, and the statx shim. Built once per JVM (it is tiny); a dead JVM's is
+     * reaped like its sandboxes' state.
      */
     private String buildRootfs() throws IOException {
         Path r = rootfs();
