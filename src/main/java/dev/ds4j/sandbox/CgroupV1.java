@@ -240,15 +240,7 @@ final class CgroupV1 {
             try (var s = Files.list(parent)) {
                 for (Path d : s.toList()) {
                     String n = d.getFileName().toString();
-                    if (!n.startsWith(PREFIX) || !Files.isDirectory(d)) continue;
-                    String[] f = n.substring(PREFIX.length()).split("-");
-                    long owner;
-                    try {
-                        owner = Long.parseLong(f[0]);
-                    } catch (NumberFormatException e) {
-                        continue;
-                    }
-                    if (ProcessHandle.of(owner).isPresent()) continue;
+                    if (!Files.isDirectory(d) || !ownerDied(n)) continue;
                     try {
                         // SIGKILL is asynchronous: the directory can be removed only once the procs are gone.
                         for (int i = 0; i < 400; i++) {
@@ -266,6 +258,16 @@ final class CgroupV1 {
             } catch (IOException e) {
                 // unreadable parent: nothing of ours there
             }
+        }
+    }
+
+    /** Whether {@code name} is one of ours (sandbox, cgroup, state) whose owning JVM, named in it, is gone. */
+    static boolean ownerDied(String name) {
+        if (!name.startsWith(PREFIX)) return false;
+        try {
+            return ProcessHandle.of(Long.parseLong(name.substring(PREFIX.length()).split("-")[0])).isEmpty();
+        } catch (NumberFormatException e) {
+            return false;
         }
     }
 

@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Needs root: cgroup directories are created and joined by the runtime, and only root can drop to the
  * sandbox uid. bubblewrap comes from Debian ({@code apt-get install -y bubblewrap}, 0.8.0 here).
  */
-public final class ProcessSubstrate implements Substrate {
+public final class ProcessSubstrate extends DetectingSubstrate {
 
     /**
      * Host uid/gid the sandboxed processes run as: "nobody", so even a process that got out of its mount
@@ -33,7 +33,6 @@ public final class ProcessSubstrate implements Substrate {
     private static final AtomicLong NEXT = new AtomicLong();
 
     private final Path stateRoot;
-    private volatile Availability availability;
     private String bwrap;
     private String setpriv;
 
@@ -52,18 +51,7 @@ public final class ProcessSubstrate implements Substrate {
     }
 
     @Override
-    public Availability availability() {
-        Availability a = availability;
-        if (a == null) {
-            synchronized (this) {
-                if (availability == null) availability = detect();
-                a = availability;
-            }
-        }
-        return a;
-    }
-
-    private Availability detect() {
+    Availability detect() {
         if (!System.getProperty("os.name", "").equals("Linux")) return Availability.no("needs Linux namespaces");
         bwrap = Substrates.onPath("bwrap");
         if (bwrap == null) return Availability.no("bubblewrap (bwrap) is not installed: apt-get install -y bubblewrap");
@@ -89,11 +77,8 @@ public final class ProcessSubstrate implements Substrate {
         if (!Files.isDirectory(stateRoot)) return;
         try (var s = Files.list(stateRoot)) {
             for (Path d : s.toList()) {
-                String n = d.getFileName().toString();
-                if (!n.startsWith(CgroupV1.PREFIX)) continue;
                 try {
-                    long owner = Long.parseLong(n.substring(CgroupV1.PREFIX.length()).split("-")[0]);
-                    if (ProcessHandle.of(owner).isEmpty()) ProcessSandbox.deleteTree(d);
+                    if (CgroupV1.ownerDied(d.getFileName().toString())) ProcessSandbox.deleteTree(d);
                 } catch (RuntimeException e) {
                     // not one of ours, or busy: left for the next start
                 }
@@ -192,7 +177,7 @@ public final class ProcessSubstrate implements Substrate {
     }
 
     /** Hands the workspace to the sandbox uid, so commands can write everywhere in it. */
-    private static void chownTree(Path ws) throws IOException {
+    static void chownTree(Path ws) throws IOException {
         try (var s = Files.walk(ws)) {
             for (Path p : s.toList()) {
                 if (Files.isSymbolicLink(p)) continue; // chown through a link could hand over a host file

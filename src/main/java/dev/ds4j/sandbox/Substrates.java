@@ -21,7 +21,7 @@ public final class Substrates {
     public Substrates(FunctionSubstrate functions, ProcessSubstrate process) {
         byName.put("function", functions);
         byName.put("process", process);
-        byName.put("gvisor", new Detected("gvisor", Substrates::gvisor));
+        byName.put("gvisor", new GvisorSubstrate());
         byName.put("vm", new Detected("vm", Substrates::vm));
         byName.put("firecracker", new Detected("firecracker", Substrates::firecracker));
     }
@@ -66,13 +66,6 @@ public final class Substrates {
 
     // Detection only: these substrates are not implemented in this slice, so even where their prerequisites
     // are present they report unavailable, naming what was found.
-
-    static Substrate.Availability gvisor() {
-        String runsc = onPath("runsc");
-        if (runsc == null) return Substrate.Availability.no("runsc (gVisor) is not installed: apt-get install -y runsc");
-        return Substrate.Availability.no("runsc found at " + runsc + " (use the ptrace platform here; kvm hangs),"
-                + " but the gvisor substrate is not implemented yet");
-    }
 
     static Substrate.Availability vm() {
         String qemu = onPath("qemu-system-x86_64");

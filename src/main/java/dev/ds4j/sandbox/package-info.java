@@ -15,7 +15,14 @@
  *       bwrap, thaw, and let bwrap reap the namespace. {@code pause}/{@code resume} freeze and thaw the cgroup.</li>
  *   <li><b>function</b> ({@link dev.ds4j.sandbox.FunctionSubstrate}): Java tools in this JVM; confinement of
  *       paths, timeouts by interrupt and the output cap only.</li>
- *   <li><b>gvisor</b>, <b>vm</b>, <b>firecracker</b>: detected only (runsc / QEMU / firecracker on PATH,
+ *   <li><b>gvisor</b> ({@link dev.ds4j.sandbox.GvisorSubstrate}): each exec is its own {@code runsc run}
+ *       container (ptrace platform) from an OCI bundle with the process substrate's view (read-only root of our
+ *       own, /usr read-only, /proc, /dev, tmpfs /tmp, the workspace), uid 65534 without capabilities, no
+ *       network ({@code --network=none}) unless allowed ({@code --network=host}); runsc runs with
+ *       {@code --ignore-cgroups} inside the same cgroup v1 directories, so limits, timeouts, close and pause
+ *       are the process substrate's code ({@link dev.ds4j.sandbox.CgroupSandbox}); the process count is the
+ *       sentry's RLIMIT_NPROC.</li>
+ *   <li><b>vm</b>, <b>firecracker</b>: detected only (QEMU / firecracker on PATH,
  *       /dev/kvm and whether it is kvm-pvm); always reported unavailable, with what was found.</li>
  * </ul>
  *
@@ -28,6 +35,6 @@
  *
  * <h2>Not in this slice</h2>
  * Layered EROFS/overlay images and snapshots, network rules finer than on/off, a disk quota for the
- * workspace, seccomp filters, persistent shells, the gvisor and vm substrates, cgroup v2.
+ * workspace, seccomp filters, persistent shells, the vm substrate, cgroup v2.
  */
 package dev.ds4j.sandbox;

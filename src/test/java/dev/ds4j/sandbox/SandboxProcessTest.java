@@ -43,13 +43,17 @@ class SandboxProcessTest {
     @AfterAll
     static void report() {
         if (base != null) ProcessSandbox.deleteTree(base);
-        if (OUTCOMES.isEmpty()) return;
-        System.out.println("escape attempt -> outcome");
-        OUTCOMES.entrySet().stream().sorted(Map.Entry.comparingByKey())
+        printOutcomes("escape attempt -> outcome", OUTCOMES);
+    }
+
+    static void printOutcomes(String title, Map<String, String> outcomes) {
+        if (outcomes.isEmpty()) return;
+        System.out.println(title);
+        outcomes.entrySet().stream().sorted(Map.Entry.comparingByKey())
                 .forEach(e -> System.out.println("  " + e.getKey() + " -> " + e.getValue()));
     }
 
-    private static SandboxSpec spec() {
+    static SandboxSpec spec() {
         return SandboxSpec.defaults().withTimeout(Duration.ofSeconds(20)).withMemoryMb(256).withPids(64);
     }
 
@@ -58,7 +62,7 @@ class SandboxProcessTest {
      * Commands build their markers with shell arithmetic, so the marker is not in the text of the command
      * line of the runtime's own wrapper processes, only in the processes started inside.
      */
-    private static List<Long> hostProcessesWith(String marker) {
+    static List<Long> hostProcessesWith(String marker) {
         List<Long> found = new ArrayList<>();
         try (Stream<Path> s = Files.list(Path.of("/proc"))) {
             for (Path p : s.toList()) {
@@ -275,7 +279,15 @@ class SandboxProcessTest {
     @Test
     void pauseFreezesProcessesAndTheirClocks() throws Exception {
         SandboxSpec limits = spec().withTimeout(Duration.ofMillis(1500)).withIdleTimeout(Duration.ofMillis(700));
-        try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor(); Sandbox sb = SUB.create(limits)) {
+        try (Sandbox sb = SUB.create(limits)) {
+            pauseOutlastsTheTimeouts(sb, 2000);
+            OUTCOMES.put("pause mid-exec for 2 s (timeout 1.5 s)", "frozen, then resumed and completed");
+        }
+    }
+
+    /** Pauses an exec of {@code sb} for {@code pauseMs}, longer than its timeouts, then lets it complete. */
+    static void pauseOutlastsTheTimeouts(Sandbox sb, long pauseMs) throws Exception {
+        try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
             Path n = sb.workspace().resolve("n");
             Future<ExecResult> run = ex.submit(() -> sb.shell(
                     "i=0; while [ $i -lt 20 ]; do echo $i >> n; echo $i; i=$((i+1)); sleep 0.03; done"));
@@ -283,7 +295,7 @@ class SandboxProcessTest {
             sb.pause();
             long atPause = lines(n);
             assertThat(atPause).as("paused mid-run").isBetween(3L, 19L);
-            Thread.sleep(2000); // longer than both timeouts
+            Thread.sleep(pauseMs);
             assertThat(lines(n)).as("nothing runs while paused").isEqualTo(atPause);
             assertThat(run.isDone()).isFalse();
             sb.resume();
@@ -292,8 +304,7 @@ class SandboxProcessTest {
             assertThat(r.ok()).isTrue();
             assertThat(lines(n)).isEqualTo(20);
             // Control: the exec spanned more wall time than its timeout, so only the stopped clock let it finish.
-            assertThat(r.duration()).isGreaterThan(Duration.ofMillis(2000));
-            OUTCOMES.put("pause mid-exec for 2 s (timeout 1.5 s)", "frozen, then resumed and completed");
+            assertThat(r.duration()).isGreaterThan(Duration.ofMillis(pauseMs)).isGreaterThan(sb.spec().timeout());
         }
     }
 
