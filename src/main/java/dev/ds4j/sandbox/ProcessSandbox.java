@@ -47,6 +47,8 @@ final class ProcessSandbox implements Sandbox {
     private final boolean ownWorkspace;
     private final Path state;
     private final CgroupV1 cgroup;
+    /** The mounted image, or null when the sandbox runs on the host's /usr. */
+    private final ImageRoot root;
     private final ReentrantLock execLock = new ReentrantLock();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong execs = new AtomicLong();
@@ -59,7 +61,7 @@ final class ProcessSandbox implements Sandbox {
     private final AtomicLong lastOutput = new AtomicLong();
 
     ProcessSandbox(ProcessSubstrate substrate, String id, SandboxSpec spec, Path workspace, boolean ownWorkspace,
-                   Path state, CgroupV1 cgroup) {
+                   Path state, CgroupV1 cgroup, ImageRoot root) {
         this.substrate = substrate;
         this.id = id;
         this.spec = spec;
@@ -67,6 +69,7 @@ final class ProcessSandbox implements Sandbox {
         this.ownWorkspace = ownWorkspace;
         this.state = state;
         this.cgroup = cgroup;
+        this.root = root;
     }
 
     @Override
@@ -111,7 +114,27 @@ final class ProcessSandbox implements Sandbox {
         // refused, which closes off most of the kernel surface that unprivileged namespaces open.
         a.addAll(List.of("--unshare-user", "--uid", "" + ProcessSubstrate.SANDBOX_UID, "--gid",
                 "" + ProcessSubstrate.SANDBOX_UID, "--disable-userns", "--die-with-parent", "--new-session",
-                "--hostname", "sandbox", "--ro-bind", "/usr", "/usr"));
+                "--hostname", "sandbox"));
+        if (root != null) a.addAll(root.bwrapArgs());
+        else a.addAll(hostRootArgs());
+        a.addAll(List.of("--proc", "/proc", "--dev", "/dev",
+                "--size", Long.toString(spec.memoryMb() << 20), "--tmpfs", "/tmp",
+                "--bind", workspace.toString(), "/workspace",
+                // The root is bwrap's tmpfs; read-only, so / (and without an image /etc) cannot be written.
+                "--remount-ro", "/",
+                "--chdir", "/workspace", "--clearenv",
+                "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+                "--setenv", "HOME", "/workspace", "--setenv", "USER", "sandbox", "--setenv", "LANG", "C.UTF-8",
+                "--setenv", "TMPDIR", "/tmp"));
+        spec.env().forEach((k, v) -> a.addAll(List.of("--setenv", k, v)));
+        a.addAll(List.of("--info-fd", "6", "--"));
+        a.addAll(command);
+        return a;
+    }
+
+    /** The host's /usr read-only, its /bin … links, and only the parts of /etc programs need to start. */
+    private List<String> hostRootArgs() {
+        List<String> a = new ArrayList<>(List.of("--ro-bind", "/usr", "/usr"));
         for (String d : List.of("bin", "sbin", "lib", "lib32", "lib64", "libx32")) {
             Path p = Path.of("/" + d);
             if (Files.isSymbolicLink(p)) {
@@ -134,18 +157,6 @@ final class ProcessSandbox implements Sandbox {
                     "/etc/ssl", "/etc/ca-certificates"))
                 a.addAll(List.of("--ro-bind-try", f, f));
         }
-        a.addAll(List.of("--proc", "/proc", "--dev", "/dev",
-                "--size", Long.toString(spec.memoryMb() << 20), "--tmpfs", "/tmp",
-                "--bind", workspace.toString(), "/workspace",
-                // The root is bwrap's tmpfs; read-only, so /etc and / cannot be written either.
-                "--remount-ro", "/",
-                "--chdir", "/workspace", "--clearenv",
-                "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-                "--setenv", "HOME", "/workspace", "--setenv", "USER", "sandbox", "--setenv", "LANG", "C.UTF-8",
-                "--setenv", "TMPDIR", "/tmp"));
-        spec.env().forEach((k, v) -> a.addAll(List.of("--setenv", k, v)));
-        a.addAll(List.of("--info-fd", "6", "--"));
-        a.addAll(command);
         return a;
     }
 
@@ -307,6 +318,30 @@ final class ProcessSandbox implements Sandbox {
         }
     }
 
+    /**
+     * Packs the overlay's upper directory into {@code layer}. Taking the exec lock means no process of this
+     * sandbox runs meanwhile (none outlives its exec), so the upper is not changing while mkfs.erofs reads
+     * it; the overlay stays mounted and the sandbox usable. Owners are kept as they are in the upper.
+     */
+    @Override
+    public Path snapshot(Path layer) {
+        if (root == null)
+            throw new SandboxException("sandbox " + id + " has no image (it runs on the host's /usr), so there is"
+                    + " nothing outside /workspace to snapshot");
+        execLock.lock();
+        try {
+            if (closed.get()) throw new SandboxException("sandbox " + id + " is closed");
+            return Layer.fromDirectory(root.upper(), layer, Layer.Owner.AS_IS);
+        } finally {
+            execLock.unlock();
+        }
+    }
+
+    /** The image's merged tree as the host sees it (null without an image); for tests. */
+    Path imageRoot() {
+        return root == null ? null : root.merged();
+    }
+
     /** True between {@link #pause} and {@link #resume}. */
     boolean isPaused() {
         return pausedAt != 0;
@@ -330,7 +365,16 @@ final class ProcessSandbox implements Sandbox {
             } catch (SandboxException e) {
                 if (failure == null) failure = e;
             }
+            if (root != null) {
+                try {
+                    root.close();
+                } catch (SandboxException e) {
+                    if (failure == null) failure = e;
+                }
+            }
             if (ownWorkspace) deleteTree(workspace);
+            // A mount left under the state directory would have its files deleted through it; detach first.
+            Mounts.detachAllUnder(state);
             deleteTree(state);
         } finally {
             execLock.unlock();

@@ -33,6 +33,7 @@ public final class ProcessSubstrate implements Substrate {
     private static final AtomicLong NEXT = new AtomicLong();
 
     private final Path stateRoot;
+    private final LayerMounts layerMounts;
     private volatile Availability availability;
     private String bwrap;
     private String setpriv;
@@ -44,6 +45,7 @@ public final class ProcessSubstrate implements Substrate {
 
     public ProcessSubstrate(Path stateRoot) {
         this.stateRoot = stateRoot;
+        this.layerMounts = new LayerMounts(stateRoot);
     }
 
     @Override
@@ -93,7 +95,11 @@ public final class ProcessSubstrate implements Substrate {
                 if (!n.startsWith(CgroupV1.PREFIX)) continue;
                 try {
                     long owner = Long.parseLong(n.substring(CgroupV1.PREFIX.length()).split("-")[0]);
-                    if (ProcessHandle.of(owner).isEmpty()) ProcessSandbox.deleteTree(d);
+                    if (ProcessHandle.of(owner).isPresent()) continue;
+                    // Its image overlays and shared layer mounts outlived it (mounts belong to the host's
+                    // namespace, not to the process); detached first, or deleting would reach into them.
+                    Mounts.detachAllUnder(d);
+                    ProcessSandbox.deleteTree(d);
                 } catch (RuntimeException e) {
                     // not one of ours, or busy: left for the next start
                 }
@@ -151,6 +157,7 @@ public final class ProcessSubstrate implements Substrate {
         String id = CgroupV1.PREFIX + ProcessHandle.current().pid() + "-" + NEXT.incrementAndGet();
         Path state = stateRoot.resolve(id);
         CgroupV1 cg = null;
+        ImageRoot root = null;
         try {
             // 0711: the sandbox uid must traverse to bind sources, but not list other sandboxes' state.
             var traverse = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x"));
@@ -170,14 +177,25 @@ public final class ProcessSubstrate implements Substrate {
                         + ": " + unreachable + " is not searchable by others (chmod o+x it, or leave the"
                         + " workspace unset to get a private one)");
             chownTree(ws);
+            if (spec.image() != null) root = ImageRoot.mount(layerMounts, spec.image(), state, etc, spec.network());
             cg = CgroupV1.create(id, spec);
-            return new ProcessSandbox(this, id, spec, ws, ownWorkspace, state, cg);
+            return new ProcessSandbox(this, id, spec, ws, ownWorkspace, state, cg, root);
         } catch (IOException | RuntimeException e) {
             if (cg != null) cg.remove();
+            try {
+                if (root != null) root.close();
+            } finally {
+                Mounts.detachAllUnder(state);
+            }
             ProcessSandbox.deleteTree(state);
             if (e instanceof SandboxException se) throw se;
             throw new SandboxException("cannot create sandbox " + id + ": " + e, e);
         }
+    }
+
+    /** Layers of this runtime mounted now (shared by the sandboxes using them); for tests. */
+    int mountedLayers() {
+        return layerMounts.size();
     }
 
     /** The first ancestor of {@code dir} that uid {@link #HOST_UID} may not search, or null. */
