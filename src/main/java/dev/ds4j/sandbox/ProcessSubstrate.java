@@ -177,7 +177,8 @@ public final class ProcessSubstrate implements Substrate {
                         + ": " + unreachable + " is not searchable by others (chmod o+x it, or leave the"
                         + " workspace unset to get a private one)");
             chownTree(ws);
-            if (spec.image() != null) root = ImageRoot.mount(layerMounts, spec.image(), state, etc, spec.network());
+            if (spec.image() != null) root = ImageRoot.mount(layerMounts, spec.image(), state, etc, spec.network(),
+                    spec.memoryMb() << 20);
             cg = CgroupV1.create(id, spec);
             return new ProcessSandbox(this, id, spec, ws, ownWorkspace, state, cg, root);
         } catch (IOException | RuntimeException e) {
