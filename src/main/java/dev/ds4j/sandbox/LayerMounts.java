@@ -26,12 +26,19 @@ final class LayerMounts {
         }
     }
 
+    /** One per state root in this JVM: substrates sharing a state root share the mounts and their names. */
+    private static final Map<Path, LayerMounts> BY_STATE_ROOT = new java.util.concurrent.ConcurrentHashMap<>();
+
     private final Path root;
     private final Map<Key, Mounted> mounted = new HashMap<>();
     private long next;
 
-    LayerMounts(Path stateRoot) {
+    private LayerMounts(Path stateRoot) {
         this.root = stateRoot.resolve(CgroupV1.PREFIX + ProcessHandle.current().pid() + "-layers");
+    }
+
+    static LayerMounts forStateRoot(Path stateRoot) {
+        return BY_STATE_ROOT.computeIfAbsent(stateRoot.toAbsolutePath().normalize(), LayerMounts::new);
     }
 
     /** The mount point of {@code layer}, mounting it if no sandbox uses it yet. Pair with {@link #release}. */

@@ -45,7 +45,7 @@ public final class ProcessSubstrate implements Substrate {
 
     public ProcessSubstrate(Path stateRoot) {
         this.stateRoot = stateRoot;
-        this.layerMounts = new LayerMounts(stateRoot);
+        this.layerMounts = LayerMounts.forStateRoot(stateRoot);
     }
 
     @Override
@@ -194,7 +194,7 @@ public final class ProcessSubstrate implements Substrate {
         }
     }
 
-    /** Layers of this runtime mounted now (shared by the sandboxes using them); for tests. */
+    /** Layers of this runtime mounted now under this state root (shared by the sandboxes using them); for tests. */
     int mountedLayers() {
         return layerMounts.size();
     }
