@@ -3,8 +3,11 @@ package dev.ds4j.sandbox;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * EROFS layers mounted read-only once per runtime and shared by every sandbox that uses them, counted by
@@ -27,7 +30,7 @@ final class LayerMounts {
     }
 
     /** One per state root in this JVM: substrates sharing a state root share the mounts and their names. */
-    private static final Map<Path, LayerMounts> BY_STATE_ROOT = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Map<Path, LayerMounts> BY_STATE_ROOT = new ConcurrentHashMap<>();
 
     private final Path root;
     private final Map<Key, Mounted> mounted = new HashMap<>();
@@ -97,7 +100,7 @@ final class LayerMounts {
         try {
             Map<String, Object> a = Files.readAttributes(layer, "unix:dev,ino,size,lastModifiedTime");
             return new Key(a.get("dev"), a.get("ino"), (Long) a.get("size"),
-                    ((java.nio.file.attribute.FileTime) a.get("lastModifiedTime")).to(java.util.concurrent.TimeUnit.NANOSECONDS));
+                    ((FileTime) a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS));
         } catch (IOException e) {
             throw new SandboxException("cannot read image layer " + layer + ": " + e, e);
         }

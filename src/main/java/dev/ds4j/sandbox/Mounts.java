@@ -26,34 +26,40 @@ final class Mounts {
     private static final int MNT_DETACH = 2;
     private static final int EBUSY = 16, EINVAL = 22, ENOTBLK = 15;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final MethodHandle MOUNT = downcall("mount", FunctionDescriptor.of(ValueLayout.JAVA_INT,
-            ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
-    private static final MethodHandle UMOUNT2 = downcall("umount2",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle STRERROR = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("strerror").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    /**
+     * The native handles, created on first use, so sandboxes without an image (which only read mountinfo
+     * at close) never make a restricted FFM call.
+     */
+    private static final class Native {
+        private static final Linker LINKER = Linker.nativeLinker();
+        private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+        private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+        private static final MethodHandle MOUNT = downcall("mount", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+        private static final MethodHandle UMOUNT2 = downcall("umount2",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+        private static final MethodHandle STRERROR = LINKER.downcallHandle(
+                LINKER.defaultLookup().find("strerror").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
 
-    private Mounts() {
+        private static MethodHandle downcall(String name, FunctionDescriptor fd) {
+            return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), fd,
+                    Linker.Option.captureCallState("errno"));
+        }
     }
 
-    private static MethodHandle downcall(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), fd,
-                Linker.Option.captureCallState("errno"));
+    private Mounts() {
     }
 
     /** Mounts {@code source} on {@code target}; throws with the kernel's reason (errno text) on failure. */
     static void mount(String source, Path target, String fsType, long flags, String data) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment state = a.allocate(CALL_STATE);
+            MemorySegment state = a.allocate(Native.CALL_STATE);
             MemorySegment options = data == null ? MemorySegment.NULL : a.allocateFrom(data);
-            int rc = (int) MOUNT.invokeExact(state, a.allocateFrom(source), a.allocateFrom(target.toString()),
+            int rc = (int) Native.MOUNT.invokeExact(state, a.allocateFrom(source), a.allocateFrom(target.toString()),
                     a.allocateFrom(fsType), flags, options);
             if (rc != 0) {
-                int errno = (int) ERRNO.get(state, 0L);
+                int errno = (int) Native.ERRNO.get(state, 0L);
                 String why = strerror(errno);
                 if ("erofs".equals(fsType) && (errno == ENOTBLK || errno == EINVAL))
                     why += " (mounting EROFS from a file needs Linux 6.12+ with CONFIG_EROFS_FS_BACKED_BY_FILE,"
@@ -90,9 +96,9 @@ final class Mounts {
 
     private static int umount2(Path target, int flags) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment state = a.allocate(CALL_STATE);
-            int rc = (int) UMOUNT2.invokeExact(state, a.allocateFrom(target.toString()), flags);
-            return rc == 0 ? 0 : (int) ERRNO.get(state, 0L);
+            MemorySegment state = a.allocate(Native.CALL_STATE);
+            int rc = (int) Native.UMOUNT2.invokeExact(state, a.allocateFrom(target.toString()), flags);
+            return rc == 0 ? 0 : (int) Native.ERRNO.get(state, 0L);
         } catch (Throwable t) {
             throw new SandboxException("umount2(2) call failed: " + t, t);
         }
@@ -100,7 +106,7 @@ final class Mounts {
 
     private static String strerror(int errno) {
         try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment s = (MemorySegment) Native.STRERROR.invokeExact(errno);
             return s.reinterpret(256).getString(0) + " (errno " + errno + ")";
         } catch (Throwable t) {
             return "errno " + errno;

@@ -40,7 +40,8 @@ class SandboxImageTest {
         var a = SUB.availability();
         assumeTrue(a.available(), () -> "process substrate unavailable here: " + a.reason());
         assumeTrue(Substrates.onPath("mkfs.erofs") != null, "mkfs.erofs missing: apt-get install -y erofs-utils");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/busybox")), "/usr/bin/busybox missing: apt-get install -y busybox-static");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/busybox")),
+                "/usr/bin/busybox missing: apt-get install -y busybox-static");
         tmp = Files.createTempDirectory("ds4j-imgtest-");
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwx--x--x"));
         Path dir = Files.createDirectories(tmp.resolve("base"));
@@ -157,7 +158,8 @@ class SandboxImageTest {
             // The recreated directory is opaque: the old one's file stays hidden, the sibling is untouched.
             assertThat(run(b, "ls /opt/old; cat /opt/keep")).isEqualTo("b\nkeep\n");
             assertThat(run(b, "ls /opt/renamed; test -e /opt/moved || echo no-moved; test -p /etc/fifo && echo fifo;"
-                    + " readlink /etc/link; test -e /etc/link || echo dangling")).isEqualTo("m\nno-moved\nfifo\n/etc/shadow\ndangling\n");
+                    + " readlink /etc/link; test -e /etc/link || echo dangling"))
+                    .isEqualTo("m\nno-moved\nfifo\n/etc/shadow\ndangling\n");
             assertThat(b.shell("test -e /workspace/w").exitCode()).as("the workspace is not in the image").isEqualTo(1);
             // The snapshot holds only the diff: no busybox binary in it.
             assertThat(Files.size(snap)).isLessThan(Files.size(base) / 10);
@@ -254,7 +256,8 @@ class SandboxImageTest {
                     }
                 }));
             }
-            for (int i = 0; i < 8; i++) assertThat(fs.get(i).get(60, TimeUnit.SECONDS)).isEqualTo(i + "\n" + GREETING + "\n");
+            for (int i = 0; i < 8; i++)
+                assertThat(fs.get(i).get(60, TimeUnit.SECONDS)).isEqualTo(i + "\n" + GREETING + "\n");
         } finally {
             pool.shutdownNow();
         }
@@ -266,7 +269,8 @@ class SandboxImageTest {
     void badLayersAreNamed() throws Exception {
         Path notErofs = Files.writeString(tmp.resolve("plain.erofs"), "x".repeat(4096));
         assertThatThrownBy(() -> SUB.create(spec(Image.of(notErofs))))
-                .isInstanceOf(SandboxException.class).hasMessageContaining(notErofs.toString()).hasMessageContaining("not an EROFS image");
+                .isInstanceOf(SandboxException.class).hasMessageContaining(notErofs.toString())
+                .hasMessageContaining("not an EROFS image");
         Path missing = tmp.resolve("missing.erofs");
         assertThatThrownBy(() -> SUB.create(spec(Image.of(missing)))).hasMessageContaining(missing + " is not a file");
         assertThatThrownBy(() -> Layer.fromDirectory(tmp.resolve("nodir"), tmp.resolve("x.erofs")))
@@ -277,7 +281,8 @@ class SandboxImageTest {
         try (Sandbox plain = SUB.create(SandboxSpec.defaults())) {
             assertThatThrownBy(() -> plain.snapshot(tmp.resolve("s.erofs"))).hasMessageContaining("has no image");
         }
-        assertThatThrownBy(() -> new FunctionSubstrate().create(spec(Image.of(base)))).hasMessageContaining("cannot use an image");
+        assertThatThrownBy(() -> new FunctionSubstrate().create(spec(Image.of(base))))
+                .hasMessageContaining("cannot use an image");
     }
 
     /** The base-image script's busybox variant, end to end; it downloads busybox-static from the apt sources. */
