@@ -102,6 +102,17 @@ abstract sealed class CgroupSandbox implements Sandbox permits ProcessSandbox, G
     void onClose() {
     }
 
+    /** Runs {@code work} while no exec runs (and none can start), on an open sandbox. */
+    <T> T whileIdle(java.util.function.Supplier<T> work) {
+        execLock.lock();
+        try {
+            if (closed.get()) throw new SandboxException("sandbox " + id + " is closed");
+            return work.get();
+        } finally {
+            execLock.unlock();
+        }
+    }
+
     @Override
     public String id() {
         return id;

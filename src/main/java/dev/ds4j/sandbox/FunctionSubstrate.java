@@ -77,6 +77,9 @@ public final class FunctionSubstrate implements Substrate {
 
     @Override
     public Sandbox create(SandboxSpec spec) {
+        if (spec.image() != null)
+            throw new SandboxException("the function substrate runs Java tools in this JVM and cannot use an image"
+                    + " (" + spec.image().layers() + "); use the process substrate");
         Path ws;
         boolean own = spec.workspace() == null;
         try {

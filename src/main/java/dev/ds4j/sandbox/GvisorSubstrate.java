@@ -317,6 +317,9 @@ public final class GvisorSubstrate extends DetectingSubstrate {
     public Sandbox create(SandboxSpec spec) {
         Availability a = availability();
         if (!a.available()) throw new SubstrateUnavailableException(name(), a.reason());
+        if (spec.image() != null)
+            throw new SandboxException("the gvisor substrate does not run images yet (" + spec.image().layers()
+                    + "); use the process substrate");
         // "g" keeps these ids apart from the process substrate's, which share the cgroup name space.
         String id = CgroupV1.PREFIX + ProcessHandle.current().pid() + "-g" + NEXT.incrementAndGet();
         Path state = stateRoot.resolve(id);

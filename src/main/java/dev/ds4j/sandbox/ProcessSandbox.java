@@ -19,11 +19,14 @@ final class ProcessSandbox extends CgroupSandbox {
             "/etc/gai.conf", "/etc/ssl", "/etc/ca-certificates");
 
     private final ProcessSubstrate substrate;
+    /** The mounted image, or null when the sandbox runs on the host's /usr. */
+    private final ImageRoot root;
 
     ProcessSandbox(ProcessSubstrate substrate, String id, SandboxSpec spec, Path workspace, boolean ownWorkspace,
-                   Path state, CgroupV1 cgroup) {
+                   Path state, CgroupV1 cgroup, ImageRoot root) {
         super(id, spec, workspace, ownWorkspace, state, cgroup);
         this.substrate = substrate;
+        this.root = root;
     }
 
     @Override
@@ -38,7 +41,24 @@ final class ProcessSandbox extends CgroupSandbox {
         // refused, which closes off most of the kernel surface that unprivileged namespaces open.
         a.addAll(List.of("--unshare-user", "--uid", "" + ProcessSubstrate.SANDBOX_UID, "--gid",
                 "" + ProcessSubstrate.SANDBOX_UID, "--disable-userns", "--die-with-parent", "--new-session",
-                "--hostname", "sandbox", "--ro-bind", "/usr", "/usr"));
+                "--hostname", "sandbox"));
+        if (root != null) a.addAll(root.bwrapArgs());
+        else a.addAll(hostRootArgs());
+        a.addAll(List.of("--proc", "/proc", "--dev", "/dev",
+                "--size", Long.toString(spec.memoryMb() << 20), "--tmpfs", "/tmp",
+                "--bind", workspace.toString(), "/workspace",
+                // The root is bwrap's tmpfs; read-only, so / (and without an image /etc) cannot be written.
+                "--remount-ro", "/",
+                "--chdir", "/workspace", "--clearenv"));
+        environment().forEach((k, v) -> a.addAll(List.of("--setenv", k, v)));
+        a.addAll(List.of("--info-fd", "6", "--"));
+        a.addAll(command);
+        return a;
+    }
+
+    /** The host's /usr read-only, its /bin … links, and only the parts of /etc programs need to start. */
+    private List<String> hostRootArgs() {
+        List<String> a = new ArrayList<>(List.of("--ro-bind", "/usr", "/usr"));
         for (String d : List.of("bin", "sbin", "lib", "lib32", "lib64", "libx32")) {
             Path p = Path.of("/" + d);
             if (Files.isSymbolicLink(p)) {
@@ -58,15 +78,6 @@ final class ProcessSandbox extends CgroupSandbox {
             for (String f : ETC_NETWORK)
                 a.addAll(List.of("--ro-bind-try", f, f));
         }
-        a.addAll(List.of("--proc", "/proc", "--dev", "/dev",
-                "--size", Long.toString(spec.memoryMb() << 20), "--tmpfs", "/tmp",
-                "--bind", workspace.toString(), "/workspace",
-                // The root is bwrap's tmpfs; read-only, so /etc and / cannot be written either.
-                "--remount-ro", "/",
-                "--chdir", "/workspace", "--clearenv"));
-        environment().forEach((k, v) -> a.addAll(List.of("--setenv", k, v)));
-        a.addAll(List.of("--info-fd", "6", "--"));
-        a.addAll(command);
         return a;
     }
 
@@ -76,5 +87,30 @@ final class ProcessSandbox extends CgroupSandbox {
         List<String> cmd = new ArrayList<>(substrate.dropPrivileges());
         cmd.addAll(bwrapArgs(command));
         return new Launch(cmd, info, info, "bwrap");
+    }
+
+    /**
+     * Packs the overlay's upper directory into {@code layer}. Run while no exec is (none of this sandbox's
+     * processes outlives its exec), so the upper is not changing while mkfs.erofs reads it; the overlay stays
+     * mounted and the sandbox usable. Owners are kept as they are in the upper.
+     */
+    @Override
+    public Path snapshot(Path layer) {
+        if (root == null)
+            throw new SandboxException("sandbox " + id + " has no image (it runs on the host's /usr), so there is"
+                    + " nothing outside /workspace to snapshot");
+        return whileIdle(() -> Layer.fromDirectory(root.upper(), layer, Layer.Owner.AS_IS));
+    }
+
+    /** The image's merged tree as the host sees it (null without an image); for tests. */
+    Path imageRoot() {
+        return root == null ? null : root.merged();
+    }
+
+    @Override
+    void onClose() {
+        if (root != null) root.close();
+        // A mount left under the state directory would have its files deleted through it; detach first.
+        Mounts.detachAllUnder(state);
     }
 }

@@ -33,6 +33,7 @@ public final class ProcessSubstrate extends DetectingSubstrate {
     private static final AtomicLong NEXT = new AtomicLong();
 
     private final Path stateRoot;
+    private final LayerMounts layerMounts;
     private String bwrap;
     private String setpriv;
 
@@ -43,6 +44,7 @@ public final class ProcessSubstrate extends DetectingSubstrate {
 
     public ProcessSubstrate(Path stateRoot) {
         this.stateRoot = stateRoot;
+        this.layerMounts = LayerMounts.forStateRoot(stateRoot);
     }
 
     @Override
@@ -78,7 +80,11 @@ public final class ProcessSubstrate extends DetectingSubstrate {
         try (var s = Files.list(stateRoot)) {
             for (Path d : s.toList()) {
                 try {
-                    if (CgroupV1.ownerDied(d.getFileName().toString())) ProcessSandbox.deleteTree(d);
+                    if (!CgroupV1.ownerDied(d.getFileName().toString())) continue;
+                    // Its image overlays and shared layer mounts outlived it (mounts belong to the host's
+                    // namespace, not to the process); detached first, or deleting would reach into them.
+                    Mounts.detachAllUnder(d);
+                    ProcessSandbox.deleteTree(d);
                 } catch (RuntimeException e) {
                     // not one of ours, or busy: left for the next start
                 }
@@ -136,6 +142,7 @@ public final class ProcessSubstrate extends DetectingSubstrate {
         String id = CgroupV1.PREFIX + ProcessHandle.current().pid() + "-" + NEXT.incrementAndGet();
         Path state = stateRoot.resolve(id);
         CgroupV1 cg = null;
+        ImageRoot root = null;
         try {
             // 0711: the sandbox uid must traverse to bind sources, but not list other sandboxes' state.
             var traverse = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x"));
@@ -155,14 +162,26 @@ public final class ProcessSubstrate extends DetectingSubstrate {
                         + ": " + unreachable + " is not searchable by others (chmod o+x it, or leave the"
                         + " workspace unset to get a private one)");
             chownTree(ws);
+            if (spec.image() != null) root = ImageRoot.mount(layerMounts, spec.image(), state, etc, spec.network(),
+                    spec.memoryMb() << 20);
             cg = CgroupV1.create(id, spec);
-            return new ProcessSandbox(this, id, spec, ws, ownWorkspace, state, cg);
+            return new ProcessSandbox(this, id, spec, ws, ownWorkspace, state, cg, root);
         } catch (IOException | RuntimeException e) {
             if (cg != null) cg.remove();
+            try {
+                if (root != null) root.close();
+            } finally {
+                Mounts.detachAllUnder(state);
+            }
             ProcessSandbox.deleteTree(state);
             if (e instanceof SandboxException se) throw se;
             throw new SandboxException("cannot create sandbox " + id + ": " + e, e);
         }
+    }
+
+    /** Layers of this runtime mounted now under this state root (shared by the sandboxes using them); for tests. */
+    int mountedLayers() {
+        return layerMounts.size();
     }
 
     /** The first ancestor of {@code dir} that uid {@link #HOST_UID} may not search, or null. */

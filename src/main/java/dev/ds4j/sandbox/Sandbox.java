@@ -56,6 +56,16 @@ public interface Sandbox extends AutoCloseable {
         throw new UnsupportedOperationException(substrate() + " sandboxes cannot be paused");
     }
 
+    /**
+     * Packs what this sandbox changed in its image (everything outside /workspace: files added, modified and
+     * deleted, deletions as overlay whiteouts) into a new read-only layer file, DSec's {@code pack_diff}. A new
+     * sandbox on {@code spec().image().with(layer)} starts from this sandbox's state. Waits for a running
+     * exec to end. Substrates without layered images say so.
+     */
+    default Path snapshot(Path layer) {
+        throw new UnsupportedOperationException(substrate() + " sandboxes have no image to snapshot");
+    }
+
     /** Kills everything still running and removes what was set up. Idempotent. */
     @Override
     void close();

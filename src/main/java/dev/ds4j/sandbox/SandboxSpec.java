@@ -22,9 +22,12 @@ import java.util.Objects;
  * @param idleTimeout     an exec that writes nothing to stdout or stderr for this long is killed; null: none
  * @param outputCapBytes  bytes kept of each of stdout and stderr per exec (the rest is counted, not kept)
  * @param env             extra environment variables (the host environment is never passed in)
+ * @param image           the root filesystem as read-only layers with a private writable overlay; null (the
+ *                        default): the host's /usr, read-only, with a minimal /etc
  */
 public record SandboxSpec(Path workspace, boolean network, long memoryMb, int pids, double cpus,
-                          Duration timeout, Duration idleTimeout, int outputCapBytes, Map<String, String> env) {
+                          Duration timeout, Duration idleTimeout, int outputCapBytes, Map<String, String> env,
+                          Image image) {
 
     public SandboxSpec {
         if (memoryMb < 8) throw new IllegalArgumentException("memoryMb must be at least 8, got " + memoryMb);
@@ -41,46 +44,51 @@ public record SandboxSpec(Path workspace, boolean network, long memoryMb, int pi
                 throw new IllegalArgumentException("bad environment variable name '" + k + "'");
     }
 
-    /** 512 MB, 256 pids, 1 core, 60 s per exec, no idle timeout, 1 MB of each output, no network. */
+    /** 512 MB, 256 pids, 1 core, 60 s per exec, no idle timeout, 1 MB of each output, no network, no image. */
     public static SandboxSpec defaults() {
-        return new SandboxSpec(null, false, 512, 256, 1.0, Duration.ofSeconds(60), null, 1 << 20, Map.of());
+        return new SandboxSpec(null, false, 512, 256, 1.0, Duration.ofSeconds(60), null, 1 << 20, Map.of(), null);
     }
 
     public SandboxSpec withWorkspace(Path dir) {
-        return new SandboxSpec(dir, network, memoryMb, pids, cpus, timeout, idleTimeout, outputCapBytes, env);
+        return new SandboxSpec(dir, network, memoryMb, pids, cpus, timeout, idleTimeout, outputCapBytes, env, image);
     }
 
     public SandboxSpec withNetwork(boolean allowed) {
-        return new SandboxSpec(workspace, allowed, memoryMb, pids, cpus, timeout, idleTimeout, outputCapBytes, env);
+        return new SandboxSpec(workspace, allowed, memoryMb, pids, cpus, timeout, idleTimeout, outputCapBytes, env, image);
     }
 
     public SandboxSpec withMemoryMb(long mb) {
-        return new SandboxSpec(workspace, network, mb, pids, cpus, timeout, idleTimeout, outputCapBytes, env);
+        return new SandboxSpec(workspace, network, mb, pids, cpus, timeout, idleTimeout, outputCapBytes, env, image);
     }
 
     public SandboxSpec withPids(int max) {
-        return new SandboxSpec(workspace, network, memoryMb, max, cpus, timeout, idleTimeout, outputCapBytes, env);
+        return new SandboxSpec(workspace, network, memoryMb, max, cpus, timeout, idleTimeout, outputCapBytes, env, image);
     }
 
     public SandboxSpec withCpus(double c) {
-        return new SandboxSpec(workspace, network, memoryMb, pids, c, timeout, idleTimeout, outputCapBytes, env);
+        return new SandboxSpec(workspace, network, memoryMb, pids, c, timeout, idleTimeout, outputCapBytes, env, image);
     }
 
     public SandboxSpec withTimeout(Duration t) {
-        return new SandboxSpec(workspace, network, memoryMb, pids, cpus, t, idleTimeout, outputCapBytes, env);
+        return new SandboxSpec(workspace, network, memoryMb, pids, cpus, t, idleTimeout, outputCapBytes, env, image);
     }
 
     public SandboxSpec withIdleTimeout(Duration t) {
-        return new SandboxSpec(workspace, network, memoryMb, pids, cpus, timeout, t, outputCapBytes, env);
+        return new SandboxSpec(workspace, network, memoryMb, pids, cpus, timeout, t, outputCapBytes, env, image);
     }
 
     public SandboxSpec withOutputCapBytes(int cap) {
-        return new SandboxSpec(workspace, network, memoryMb, pids, cpus, timeout, idleTimeout, cap, env);
+        return new SandboxSpec(workspace, network, memoryMb, pids, cpus, timeout, idleTimeout, cap, env, image);
+    }
+
+    /** Runs on {@code img} instead of the host's /usr; null goes back to the host's. */
+    public SandboxSpec withImage(Image img) {
+        return new SandboxSpec(workspace, network, memoryMb, pids, cpus, timeout, idleTimeout, outputCapBytes, env, img);
     }
 
     public SandboxSpec withEnv(String name, String value) {
         Map<String, String> m = new LinkedHashMap<>(env);
         m.put(name, value);
-        return new SandboxSpec(workspace, network, memoryMb, pids, cpus, timeout, idleTimeout, outputCapBytes, m);
+        return new SandboxSpec(workspace, network, memoryMb, pids, cpus, timeout, idleTimeout, outputCapBytes, m, image);
     }
 }

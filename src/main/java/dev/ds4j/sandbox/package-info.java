@@ -12,7 +12,10 @@
  *       /etc/alternatives and ld.so.cache from the host, the workspace read-write at /workspace, an empty
  *       environment plus the spec's. Memory, pids and CPU limits are cgroup v1 files of one set of
  *       directories per sandbox; timeouts and close freeze the cgroup, SIGKILL every member except the outer
- *       bwrap, thaw, and let bwrap reap the namespace. {@code pause}/{@code resume} freeze and thaw the cgroup.</li>
+ *       bwrap, thaw, and let bwrap reap the namespace. {@code pause}/{@code resume} freeze and thaw the cgroup.
+ *       With {@link dev.ds4j.sandbox.SandboxSpec#withImage} the system is an {@link dev.ds4j.sandbox.Image}
+ *       instead of the host's /usr: read-only EROFS layers (mounted once per runtime, shared) under an
+ *       overlay whose upper is the sandbox's own tmpfs; {@code snapshot} packs the upper into a new layer.</li>
  *   <li><b>function</b> ({@link dev.ds4j.sandbox.FunctionSubstrate}): Java tools in this JVM; confinement of
  *       paths, timeouts by interrupt and the output cap only.</li>
  *   <li><b>gvisor</b> ({@link dev.ds4j.sandbox.GvisorSubstrate}): each exec is its own {@code runsc run}
@@ -31,10 +34,13 @@
  * 0.8.0-2+deb12u1 from Debian 12. util-linux's {@code setpriv} was already there. The runtime must run as
  * root (it creates cgroup directories under its own cgroup of memory, pids, cpu and freezer, and drops the
  * sandbox to uid 65534). Without bwrap, without root, or on a pure cgroup v2 host the substrate reports
- * unavailable with that reason and the process tests are skipped with it.
+ * unavailable with that reason and the process tests are skipped with it. Images need erofs-utils
+ * ({@code mkfs.erofs}, 1.5 here) and a kernel that mounts EROFS from a file (6.12+; 6.18 here);
+ * {@code scripts/build-base-image.sh} needs mmdebstrap for the Debian minbase variant.
  *
  * <h2>Not in this slice</h2>
- * Layered EROFS/overlay images and snapshots, network rules finer than on/off, a disk quota for the
- * workspace, seccomp filters, persistent shells, the vm substrate, cgroup v2.
+ * Residue scrubbing before a snapshot, layer data fetched on demand, merging small layers, images for the
+ * gvisor substrate, network rules finer than on/off, a disk quota for the workspace, seccomp filters,
+ * persistent shells, cgroup v2.
  */
 package dev.ds4j.sandbox;
