@@ -50,6 +50,9 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--substrate", defaultValue = "process", paramLabel = "NAME", description = "sandbox substrate for the tools (default process; see 'ds4j sandbox substrates')")
     String substrate;
 
+    @Option(names = "--image", paramLabel = "LAYER", split = ",", description = "process substrate: run the tools on a layered image (EROFS layer files, top first) instead of the host's /usr")
+    List<Path> image;
+
     @Option(names = "--workspace", paramLabel = "DIR", description = "directory the agent works in, mounted at /workspace (default RUN_DIR/workspace)")
     Path workspace;
 
@@ -102,6 +105,8 @@ final class AgentCommand implements Callable<Integer> {
             s.put(AgentRun.FORCED_FILE, forcedFile.toAbsolutePath().toString());
         }
         s.put(AgentRun.SUBSTRATE, substrate);
+        if (image != null && !image.isEmpty())
+            s.put(AgentRun.IMAGE, String.join(",", image.stream().map(p -> p.toAbsolutePath().toString()).toList()));
         s.put(AgentRun.REASONING, reasoning);
         s.put(AgentRun.MAX_STEPS, Integer.toString(maxSteps));
         s.put(AgentRun.MAX_TOKENS, Integer.toString(maxTokens));

@@ -11,6 +11,7 @@ import dev.ds4j.chat.Message;
 import dev.ds4j.chat.RenderOptions;
 import dev.ds4j.generate.SamplingParams;
 import dev.ds4j.model.Model;
+import dev.ds4j.sandbox.Image;
 import dev.ds4j.sandbox.Sandbox;
 import dev.ds4j.sandbox.SandboxException;
 import dev.ds4j.sandbox.SandboxSpec;
@@ -38,10 +39,10 @@ final class AgentRun {
     static final String MODEL_DIR = "model_dir", ENDPOINT = "endpoint", SERVED_MODEL = "served_model", SUBSTRATE = "substrate",
             WORKSPACE = "workspace", REASONING = "reasoning", MAX_STEPS = "max_steps", MAX_TOKENS = "max_tokens",
             MAX_TOTAL_TOKENS = "max_total_tokens", MAX_MINUTES = "max_minutes", TEST_COMMAND = "test_command",
-            TEMPERATURE = "temperature", FORCED_FILE = "forced_file";
+            TEMPERATURE = "temperature", FORCED_FILE = "forced_file", IMAGE = "image";
 
     /** A run's settings, checked: each bad value is an error naming its option. */
-    record Settings(Path modelDir, String endpoint, String servedModel, String substrate, Path workspace,
+    record Settings(Path modelDir, String endpoint, String servedModel, String substrate, Image image, Path workspace,
                     RenderOptions render, int maxSteps, int maxTokens, long maxTotalTokens, Duration wallTime,
                     String testCommand, Double temperature, Path forcedFile) {
 
@@ -70,9 +71,19 @@ final class AgentRun {
             String endpoint = s.get(ENDPOINT);
             if (endpoint != null && !(endpoint.startsWith("http://") || endpoint.startsWith("https://")))
                 throw new IllegalArgumentException("--endpoint: must be an http:// or https:// URL, got " + endpoint);
+            Image image = null;
+            if (s.containsKey(IMAGE)) {
+                List<Path> layers = java.util.Arrays.stream(s.get(IMAGE).split(",")).map(Path::of).toList();
+                for (Path l : layers) if (!Files.isRegularFile(l)) throw new IllegalArgumentException("--image: " + l + " is not a file");
+                try {
+                    image = new Image(layers);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--image: " + e.getMessage());
+                }
+            }
             String test = s.getOrDefault(TEST_COMMAND, "sh run_tests.sh");
             if (test.isBlank()) throw new IllegalArgumentException("--test-command: must not be empty");
-            return new Settings(path(s, MODEL_DIR), endpoint, s.get(SERVED_MODEL), sub, path(s, WORKSPACE), render, steps,
+            return new Settings(path(s, MODEL_DIR), endpoint, s.get(SERVED_MODEL), sub, image, path(s, WORKSPACE), render, steps,
                     tokens, total, Duration.ofMillis(Math.round(minutes * 60_000)), test, temp, path(s, FORCED_FILE));
         }
 
@@ -151,7 +162,8 @@ final class AgentRun {
             }
             Sandbox sb;
             try {
-                sb = sub.create(SandboxSpec.defaults().withWorkspace(settings.workspace().toAbsolutePath()));
+                SandboxSpec spec = SandboxSpec.defaults().withWorkspace(settings.workspace().toAbsolutePath());
+                sb = sub.create(settings.image() == null ? spec : spec.withImage(settings.image()));
             } catch (SandboxException e) {
                 err.println("ds4j: error: --substrate " + sub.name() + ": " + e.getMessage());
                 return 2;
@@ -211,6 +223,8 @@ final class AgentRun {
         if (settings.endpoint() != null) m.put(ENDPOINT, settings.endpoint());
         if (settings.servedModel() != null) m.put(SERVED_MODEL, settings.servedModel());
         m.put(SUBSTRATE, settings.substrate());
+        if (settings.image() != null)
+            m.put(IMAGE, String.join(",", settings.image().layers().stream().map(p -> p.toAbsolutePath().toString()).toList()));
         m.put(WORKSPACE, settings.workspace().toAbsolutePath().toString());
         m.put(REASONING, settings.render().thinkingMode() == RenderOptions.ThinkingMode.CHAT ? "chat" : settings.render().reasoningEffort());
         m.put(MAX_STEPS, Integer.toString(settings.maxSteps()));

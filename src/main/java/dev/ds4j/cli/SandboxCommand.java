@@ -3,6 +3,7 @@ package dev.ds4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ds4j.sandbox.ExecResult;
+import dev.ds4j.sandbox.Image;
 import dev.ds4j.sandbox.Sandbox;
 import dev.ds4j.sandbox.SandboxException;
 import dev.ds4j.sandbox.SandboxSpec;
@@ -65,6 +66,12 @@ final class SandboxCommand implements Runnable {
         @Option(names = "--json", description = "print one JSON object (exit code, outcome, duration, output, truncation) instead of the output")
         boolean json;
 
+        @Option(names = "--image", paramLabel = "LAYER", split = ",", description = "run on a layered image instead of the host's /usr: EROFS layer files, top first (repeat or comma-separate; see scripts/build-base-image.sh)")
+        java.util.List<Path> image;
+
+        @Option(names = "--snapshot", paramLabel = "OUT", description = "after CMD, pack what it changed outside /workspace into the EROFS layer OUT (needs --image); run later with --image OUT,LAYER…")
+        Path snapshot;
+
         @Parameters(paramLabel = "CMD", arity = "1..*", description = "the command and its arguments (put them after --)")
         java.util.List<String> command;
 
@@ -90,6 +97,19 @@ final class SandboxCommand implements Runnable {
             if (cpus != null) {
                 if (!(cpus > 0) || cpus > 1024) throw new IllegalArgumentException("--cpus: must be in (0, 1024], got " + cpus);
                 s = s.withCpus(cpus);
+            }
+            if (image != null && !image.isEmpty()) {
+                for (Path l : image)
+                    if (!Files.isRegularFile(l)) throw new IllegalArgumentException("--image: " + l + " is not a file");
+                try {
+                    s = s.withImage(Image.of(image.toArray(Path[]::new)));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--image: " + e.getMessage());
+                }
+            }
+            if (snapshot != null) {
+                if (image == null || image.isEmpty()) throw new IllegalArgumentException("--snapshot: needs --image (a sandbox on the host's /usr has nothing to pack)");
+                if (Files.exists(snapshot)) throw new IllegalArgumentException("--snapshot: " + snapshot + " already exists");
             }
             if (timeout != null) s = s.withTimeout(seconds("--timeout", timeout));
             if (idleTimeout != null) s = s.withIdleTimeout(seconds("--idle-timeout", idleTimeout));
@@ -124,6 +144,11 @@ final class SandboxCommand implements Runnable {
                 long t1 = System.nanoTime();
                 r = box.exec(command);
                 long createMs = (t1 - t0) / 1_000_000;
+                if (snapshot != null) {
+                    long ts = System.nanoTime();
+                    box.snapshot(snapshot.toAbsolutePath());
+                    System.err.printf("ds4j: snapshot %s: %d bytes in %d ms%n", snapshot, Files.size(snapshot), (System.nanoTime() - ts) / 1_000_000);
+                }
                 int code = exitCode(r);
                 if (json) {
                     ObjectNode o = new ObjectMapper().createObjectNode();

@@ -32,6 +32,41 @@ class SandboxCommandTest {
     }
 
     @Test
+    void imageAndSnapshotFromTheCommandLine() throws Exception {
+        assumeProcessSubstrate();
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/mkfs.erofs")), "mkfs.erofs missing: apt-get install -y erofs-utils");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/busybox")), "/usr/bin/busybox missing: apt-get install -y busybox-static");
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+        Path dir = Files.createDirectories(tmp.resolve("base/bin"));
+        Files.copy(Path.of("/usr/bin/busybox"), dir.resolve("busybox"));
+        for (String app : new String[]{"sh", "cat", "rm", "ls", "echo"}) Files.createSymbolicLink(dir.resolve(app), Path.of("busybox"));
+        Files.createDirectories(tmp.resolve("base/etc"));
+        Files.writeString(tmp.resolve("base/etc/motd"), "from the base\n");
+        Path base = dev.ds4j.sandbox.Layer.fromDirectory(tmp.resolve("base"), tmp.resolve("base.erofs"));
+        Path snap = tmp.resolve("snap.erofs");
+
+        CliRunner.Result first = CliRunner.run("sandbox", "run", "--image", base.toString(), "--snapshot", snap.toString(), "--",
+                "sh", "-c", "cat /etc/motd; echo changed > /etc/motd; rm /bin/ls; ls /usr 2>&1 | head -1");
+        assertThat(first.exit()).as(first.err()).isZero();
+        assertThat(first.out()).startsWith("from the base\n"); // the image's file, not the host's (which has no /etc/motd like it)
+        assertThat(first.err()).contains("snapshot " + snap);
+        assertThat(snap).isRegularFile();
+
+        CliRunner.Result second = CliRunner.run("sandbox", "run", "--image", snap + "," + base, "--", "sh", "-c",
+                "cat /etc/motd; test -e /bin/ls && echo ls-present || echo ls-gone");
+        assertThat(second.out()).as(second.err()).isEqualTo("changed\nls-gone\n");
+        CliRunner.Result baseAgain = CliRunner.run("sandbox", "run", "--image", base.toString(), "--", "cat", "/etc/motd");
+        assertThat(baseAgain.out()).isEqualTo("from the base\n");
+
+        CliRunner.Result noImage = CliRunner.run("sandbox", "run", "--snapshot", tmp.resolve("x.erofs").toString(), "--", "true");
+        assertThat(noImage.exit()).isEqualTo(2);
+        assertThat(noImage.err().strip()).isEqualTo("ds4j: error: --snapshot: needs --image (a sandbox on the host's /usr has nothing to pack)");
+        CliRunner.Result notLayer = CliRunner.run("sandbox", "run", "--image", tmp.resolve("base/etc/motd").toString(), "--", "true");
+        assertThat(notLayer.exit()).isEqualTo(2);
+        assertThat(notLayer.err()).contains("is not an EROFS image");
+    }
+
+    @Test
     void timeoutExits124() {
         assumeProcessSubstrate();
         long t0 = System.nanoTime();
