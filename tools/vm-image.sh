@@ -69,6 +69,7 @@ cat > "$root/init" <<'INIT'
 # its stdin. The command runs in its own cgroup (limits, and a kill that reaches daemons too) and session.
 export PATH=/bin
 mount -t proc proc /proc
+grep -q ds4j.debug /proc/cmdline && set -x
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs -o mode=1777 tmp /tmp
@@ -107,7 +108,9 @@ run() {
     rm -f /tmp/.o /tmp/.e; mkfifo -m 600 /tmp/.o /tmp/.e
     frame /tmp/.o /dev/port-out & fo=$!
     frame /tmp/.e /dev/port-err & fe=$!
-    (echo $$ > "$cg/cgroup.procs"; cd /workspace; exec setsid sh "$d/cmd" < "$d/in" > /tmp/.o 2> /tmp/.e 3>&-)
+    # $$ would name this shell's parent, hence the sh -c: it moves itself into the cgroup, then becomes the command.
+    sh -c 'echo $$ > "$1/cgroup.procs" && cd /workspace && exec setsid sh "$2/cmd"' sh "$cg" "$d" \
+        < "$d/in" > /tmp/.o 2> /tmp/.e 3>&-
     rc=$?
     echo 1 > "$cg/cgroup.kill"
     # A reader still waiting for its first writer (the command never opened the fifo) gets one, then EOF.

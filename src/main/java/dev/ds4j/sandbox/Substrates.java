@@ -22,7 +22,7 @@ public final class Substrates {
         byName.put("function", functions);
         byName.put("process", process);
         byName.put("gvisor", new Detected("gvisor", Substrates::gvisor));
-        byName.put("vm", new Detected("vm", Substrates::vm));
+        byName.put("vm", new VmSubstrate());
         byName.put("firecracker", new Detected("firecracker", Substrates::firecracker));
     }
 
@@ -72,14 +72,6 @@ public final class Substrates {
         if (runsc == null) return Substrate.Availability.no("runsc (gVisor) is not installed: apt-get install -y runsc");
         return Substrate.Availability.no("runsc found at " + runsc + " (use the ptrace platform here; kvm hangs),"
                 + " but the gvisor substrate is not implemented yet");
-    }
-
-    static Substrate.Availability vm() {
-        String qemu = onPath("qemu-system-x86_64");
-        if (qemu == null)
-            return Substrate.Availability.no("qemu-system-x86_64 is not installed: apt-get install -y qemu-system-x86");
-        return Substrate.Availability.no("QEMU found at " + qemu + "; " + kvmState()
-                + "; the vm substrate is not implemented yet");
     }
 
     static Substrate.Availability firecracker() {
