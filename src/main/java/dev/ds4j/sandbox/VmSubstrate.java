@@ -1,5 +1,8 @@
 package dev.ds4j.sandbox;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
@@ -17,6 +20,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class VmSubstrate implements Substrate {
 
+    static final String PREFIX = "ds4j-vm-";
     private static final AtomicLong NEXT = new AtomicLong();
 
     private final Path imageDir;
@@ -73,7 +77,30 @@ public final class VmSubstrate implements Substrate {
         } catch (SandboxException e) {
             throw new SubstrateUnavailableException(name(), e.getMessage());
         }
-        String id = "ds4j-vm-" + ProcessHandle.current().pid() + "-" + NEXT.incrementAndGet();
+        reapStale();
+        String id = PREFIX + ProcessHandle.current().pid() + "-" + NEXT.incrementAndGet();
         return VmSandbox.boot(id, spec, qemu, img, kvm(), bootTimeout);
+    }
+
+    /**
+     * Deletes the state directories (and private workspaces) of VMs whose JVM died without closing them; their
+     * QEMU died with that JVM (parent-death signal, or the guest powering off when its channel closed).
+     */
+    private static void reapStale() {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        try (var s = Files.list(tmp)) {
+            for (Path d : s.toList()) {
+                String n = d.getFileName().toString();
+                if (!n.startsWith(PREFIX) || !Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)) continue;
+                try {
+                    long owner = Long.parseLong(n.substring(PREFIX.length()).split("-")[0]);
+                    if (ProcessHandle.of(owner).isEmpty()) ProcessSandbox.deleteTree(d);
+                } catch (RuntimeException e) {
+                    // not one of ours, or busy: left for the next create
+                }
+            }
+        } catch (IOException e) {
+            // an unreadable temp directory: boot will report it
+        }
     }
 }

@@ -30,7 +30,6 @@ class VmSandboxTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(6);
     static VmSandbox vm;
     static Path ws;
-    static Path state;
     static String imageKernel;
 
     @BeforeAll
@@ -55,7 +54,6 @@ class VmSandboxTest {
         ws = Files.createDirectories(tmp.resolve("work,space with comma")); // QEMU option escaping
         vm = (VmSandbox) sub.create(SandboxSpec.defaults().withWorkspace(ws).withMemoryMb(192).withPids(40)
                 .withTimeout(TIMEOUT).withOutputCapBytes(64 << 10).withEnv("GREETING", "it's \"quoted\" $HOME"));
-        state = Path.of(System.getProperty("java.io.tmpdir")).resolve("none");
         System.out.println("vm boot: " + vm.bootTime().toMillis() + " ms, guest " + vm.guestKernel()
                 + ", host load " + Files.readString(Path.of("/proc/loadavg")).strip());
     }
@@ -97,8 +95,7 @@ class VmSandboxTest {
         assertThat(r.ok()).as(r.toString()).isTrue();
         assertThat(r.stdout()).isEqualTo("written by the host\n/workspace\n");
         assertThat(Files.readString(ws.resolve("from-guest.txt"))).isEqualTo("made-in-guest\n");
-        // A later exec sees the file, and the guest's /tmp does not outlive... the VM, but the workspace is the
-        // only place shared with the host.
+        // A later exec (a new process in the guest) still sees it.
         assertThat(vm.shell("cat from-guest.txt").stdout()).isEqualTo("made-in-guest\n");
     }
 
