@@ -15,8 +15,14 @@
  *       bwrap, thaw, and let bwrap reap the namespace. {@code pause}/{@code resume} freeze and thaw the cgroup.</li>
  *   <li><b>function</b> ({@link dev.ds4j.sandbox.FunctionSubstrate}): Java tools in this JVM; confinement of
  *       paths, timeouts by interrupt and the output cap only.</li>
- *   <li><b>gvisor</b>, <b>vm</b>, <b>firecracker</b>: detected only (runsc / QEMU / firecracker on PATH,
- *       /dev/kvm and whether it is kvm-pvm); always reported unavailable, with what was found.</li>
+ *   <li><b>vm</b> ({@link dev.ds4j.sandbox.VmSubstrate}): one QEMU VM per sandbox with its own kernel (stock
+ *       Debian 6.1 + a busybox initramfs built by {@code tools/vm-image.sh}, cached in ~/.cache/ds4j/vm/1 or
+ *       $DS4J_HOME/vm/1), booted at create and serving execs over virtio-serial (base64 frames); the
+ *       workspace is a 9p share at /workspace; no NIC unless the spec allows network (then QEMU user-mode
+ *       networking); per-exec guest cgroup with the spec's memory and pids. TCG here (/dev/kvm is kvm-pvm),
+ *       KVM where /dev/kvm runs stock kernels. No pause/resume.</li>
+ *   <li><b>gvisor</b>, <b>firecracker</b>: detected only (runsc / firecracker on PATH, /dev/kvm and whether
+ *       it is kvm-pvm); always reported unavailable, with what was found.</li>
  * </ul>
  *
  * <h2>Machine setup (recorded for the process substrate)</h2>
@@ -28,6 +34,6 @@
  *
  * <h2>Not in this slice</h2>
  * Layered EROFS/overlay images and snapshots, network rules finer than on/off, a disk quota for the
- * workspace, seccomp filters, persistent shells, the gvisor and vm substrates, cgroup v2.
+ * workspace, seccomp filters, persistent shells, the gvisor substrate, cgroup v2.
  */
 package dev.ds4j.sandbox;
