@@ -128,6 +128,8 @@ final class VmSandbox implements Sandbox {
         c.addAll(List.of(qemuPath, "-accel", kvm ? "kvm" : "tcg", "-machine", "pc", "-cpu", kvm ? "host" : "qemu64",
                 "-m", Long.toString(spec.memoryMb() + GUEST_OVERHEAD_MB), "-smp", Integer.toString(vcpus),
                 "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-no-reboot",
+                // QEMU's own seccomp filter: an escape from the emulator still cannot exec, setuid or fork.
+                "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
                 "-kernel", img.vmlinuz().toString(), "-initrd", img.initrd().toString(),
                 // cryptomgr.notests and acpi=noirq save seconds of emulated boot (crypto self-tests, ACPI
                 // interrupt routing per PCI device); panic=-1 with -no-reboot turns a guest panic into an exit.
