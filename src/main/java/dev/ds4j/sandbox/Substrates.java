@@ -22,7 +22,7 @@ public final class Substrates {
         byName.put("function", functions);
         byName.put("process", process);
         byName.put("gvisor", new GvisorSubstrate());
-        byName.put("vm", new Detected("vm", Substrates::vm));
+        byName.put("vm", new VmSubstrate());
         byName.put("firecracker", new Detected("firecracker", Substrates::firecracker));
     }
 
@@ -64,16 +64,8 @@ public final class Substrates {
         return null;
     }
 
-    // Detection only: these substrates are not implemented in this slice, so even where their prerequisites
-    // are present they report unavailable, naming what was found.
-
-    static Substrate.Availability vm() {
-        String qemu = onPath("qemu-system-x86_64");
-        if (qemu == null)
-            return Substrate.Availability.no("qemu-system-x86_64 is not installed: apt-get install -y qemu-system-x86");
-        return Substrate.Availability.no("QEMU found at " + qemu + "; " + kvmState()
-                + "; the vm substrate is not implemented yet");
-    }
+    // Detection only: firecracker is not implemented (no package, and it would need a KVM that runs stock guest
+    // kernels), so even where its binary is present it reports unavailable, naming what was found.
 
     static Substrate.Availability firecracker() {
         String fc = onPath("firecracker");

@@ -25,8 +25,14 @@
  *       {@code --ignore-cgroups} inside the same cgroup v1 directories, so limits, timeouts, close and pause
  *       are the process substrate's code ({@link dev.ds4j.sandbox.CgroupSandbox}); the process count is the
  *       sentry's RLIMIT_NPROC.</li>
- *   <li><b>vm</b>, <b>firecracker</b>: detected only (QEMU / firecracker on PATH,
- *       /dev/kvm and whether it is kvm-pvm); always reported unavailable, with what was found.</li>
+ *   <li><b>vm</b> ({@link dev.ds4j.sandbox.VmSubstrate}): one QEMU VM per sandbox with its own kernel (stock
+ *       Debian 6.1 + a busybox initramfs built by {@code tools/vm-image.sh}, cached in ~/.cache/ds4j/vm/1 or
+ *       $DS4J_HOME/vm/1), booted at create and serving execs over virtio-serial (base64 frames); the
+ *       workspace is a 9p share at /workspace; no NIC unless the spec allows network (then QEMU user-mode
+ *       networking); per-exec guest cgroup with the spec's memory and pids. TCG here (/dev/kvm is kvm-pvm),
+ *       KVM where /dev/kvm runs stock kernels. No pause/resume.</li>
+ *   <li><b>firecracker</b>: detected only (firecracker on PATH, /dev/kvm and whether it is kvm-pvm);
+ *       always reported unavailable, with what was found.</li>
  * </ul>
  *
  * <h2>Machine setup (recorded for the process substrate)</h2>
@@ -40,7 +46,7 @@
  *
  * <h2>Not in this slice</h2>
  * Residue scrubbing before a snapshot, layer data fetched on demand, merging small layers, images for the
- * gvisor substrate, network rules finer than on/off, a disk quota for the workspace, seccomp filters,
- * persistent shells, cgroup v2.
+ * gvisor and vm substrates, network rules finer than on/off, a disk quota for the workspace, seccomp filters,
+ * persistent shells, pause for vm sandboxes, cgroup v2.
  */
 package dev.ds4j.sandbox;
