@@ -68,6 +68,9 @@ final class AgentRun {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("--substrate: " + e.getMessage());
             }
+            if (sub.equals("function"))
+                throw new IllegalArgumentException("--substrate: function runs in-process Java tools only; the agent's tools run"
+                        + " commands, so use process, gvisor or vm");
             String endpoint = s.get(ENDPOINT);
             if (endpoint != null && !(endpoint.startsWith("http://") || endpoint.startsWith("https://")))
                 throw new IllegalArgumentException("--endpoint: must be an http:// or https:// URL, got " + endpoint);
@@ -161,6 +164,7 @@ final class AgentRun {
                 return 2;
             }
             Sandbox sb;
+            long t0 = System.nanoTime();
             try {
                 SandboxSpec spec = SandboxSpec.defaults().withWorkspace(settings.workspace().toAbsolutePath());
                 sb = sub.create(settings.image() == null ? spec : spec.withImage(settings.image()));
@@ -168,6 +172,8 @@ final class AgentRun {
                 err.println("ds4j: error: --substrate " + sub.name() + ": " + e.getMessage());
                 return 2;
             }
+            err.printf("[sandbox] %s %s ready in %.1f s; workspace %s%n", sub.name(), sb.id(), (System.nanoTime() - t0) / 1e9,
+                    settings.workspace());
             AgentLoop.Outcome out;
             try (sb; TrajectoryLog log = resume ? TrajectoryLog.open(run)
                     : TrajectoryLog.create(run, AgentLoop.runStart(task, client, settingsMap()))) {
