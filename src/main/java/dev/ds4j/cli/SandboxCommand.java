@@ -66,7 +66,7 @@ final class SandboxCommand implements Runnable {
         @Option(names = "--json", description = "print one JSON object (exit code, outcome, duration, output, truncation) instead of the output")
         boolean json;
 
-        @Option(names = "--image", paramLabel = "LAYER", split = ",", description = "run on a layered image instead of the host's /usr: EROFS layer files, top first (repeat or comma-separate; see scripts/build-base-image.sh)")
+        @Option(names = "--image", paramLabel = "LAYER", split = ",", description = "run on a layered image instead of the host's /usr: EROFS layer files, top first (repeat or comma-separate; see tools/build-base-image.sh)")
         java.util.List<Path> image;
 
         @Option(names = "--snapshot", paramLabel = "OUT", description = "after CMD, pack what it changed outside /workspace into the EROFS layer OUT (needs --image); run later with --image OUT,LAYER…")

@@ -42,7 +42,7 @@
  * sandbox to uid 65534). Without bwrap, without root, or on a pure cgroup v2 host the substrate reports
  * unavailable with that reason and the process tests are skipped with it. Images need erofs-utils
  * ({@code mkfs.erofs}, 1.5 here) and a kernel that mounts EROFS from a file (6.12+; 6.18 here);
- * {@code scripts/build-base-image.sh} needs mmdebstrap for the Debian minbase variant.
+ * {@code tools/build-base-image.sh} needs mmdebstrap for the Debian minbase variant.
  *
  * <h2>Not in this slice</h2>
  * Residue scrubbing before a snapshot, layer data fetched on demand, merging small layers, images for the

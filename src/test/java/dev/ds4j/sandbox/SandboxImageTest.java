@@ -289,7 +289,7 @@ class SandboxImageTest {
     @Test
     void buildScriptMakesABootableBusyboxImage() throws Exception {
         Path out = tmp.resolve("script.erofs");
-        Process p = new ProcessBuilder("scripts/build-base-image.sh", out.toString(), "--variant", "busybox")
+        Process p = new ProcessBuilder("tools/build-base-image.sh", out.toString(), "--variant", "busybox")
                 .redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();

@@ -2,7 +2,7 @@
 # Builds a base root filesystem for process sandboxes from Debian packages and packs it as an EROFS layer
 # (SANDBOX.md §1.1, §3.2): use it with Image.of(OUT) / SandboxSpec.withImage.
 #
-#   scripts/build-base-image.sh OUT.erofs [--variant minbase|busybox] [--suite bookworm] [--mirror URL]
+#   tools/build-base-image.sh OUT.erofs [--variant minbase|busybox] [--suite bookworm] [--mirror URL]
 #                                         [--owner sandbox|as-is]
 #
 # minbase  mmdebstrap --variant=minbase SUITE: a Debian system with dpkg and apt (about a minute, needs a mirror).
