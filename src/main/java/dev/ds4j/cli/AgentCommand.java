@@ -53,6 +53,15 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--image", paramLabel = "LAYER", split = ",", description = "process substrate: run the tools on a layered image (EROFS layer files, top first) instead of the host's /usr")
     List<Path> image;
 
+    @Option(names = "--network", description = "let tool commands use the host's network (default: loopback only)")
+    boolean network;
+
+    @Option(names = "--memory-mb", defaultValue = "512", paramLabel = "N", description = "memory limit of the sandbox in MB (default 512)")
+    long memoryMb;
+
+    @Option(names = "--tool-timeout", defaultValue = "60", paramLabel = "S", description = "wall-clock limit of one tool command in seconds (default 60)")
+    double toolTimeout;
+
     @Option(names = "--workspace", paramLabel = "DIR", description = "directory the agent works in, mounted at /workspace (default RUN_DIR/workspace)")
     Path workspace;
 
@@ -108,6 +117,9 @@ final class AgentCommand implements Callable<Integer> {
         if (image != null && !image.isEmpty())
             s.put(AgentRun.IMAGE, String.join(",", image.stream().map(p -> p.toAbsolutePath().toString()).toList()));
         s.put(AgentRun.REASONING, reasoning);
+        s.put(AgentRun.NETWORK, Boolean.toString(network));
+        s.put(AgentRun.MEMORY_MB, Long.toString(memoryMb));
+        s.put(AgentRun.TOOL_TIMEOUT, Double.toString(toolTimeout));
         s.put(AgentRun.MAX_STEPS, Integer.toString(maxSteps));
         s.put(AgentRun.MAX_TOKENS, Integer.toString(maxTokens));
         s.put(AgentRun.MAX_TOTAL_TOKENS, Long.toString(maxTotalTokens));

@@ -39,10 +39,11 @@ final class AgentRun {
     static final String MODEL_DIR = "model_dir", ENDPOINT = "endpoint", SERVED_MODEL = "served_model", SUBSTRATE = "substrate",
             WORKSPACE = "workspace", REASONING = "reasoning", MAX_STEPS = "max_steps", MAX_TOKENS = "max_tokens",
             MAX_TOTAL_TOKENS = "max_total_tokens", MAX_MINUTES = "max_minutes", TEST_COMMAND = "test_command",
-            TEMPERATURE = "temperature", FORCED_FILE = "forced_file", IMAGE = "image";
+            TEMPERATURE = "temperature", FORCED_FILE = "forced_file", IMAGE = "image", NETWORK = "network",
+            MEMORY_MB = "memory_mb", TOOL_TIMEOUT = "tool_timeout_s";
 
     /** A run's settings, checked: each bad value is an error naming its option. */
-    record Settings(Path modelDir, String endpoint, String servedModel, String substrate, Image image, Path workspace,
+    record Settings(Path modelDir, String endpoint, String servedModel, String substrate, Image image, SandboxSpec sandbox, Path workspace,
                     RenderOptions render, int maxSteps, int maxTokens, long maxTotalTokens, Duration wallTime,
                     String testCommand, Double temperature, Path forcedFile) {
 
@@ -84,9 +85,17 @@ final class AgentRun {
                     throw new IllegalArgumentException("--image: " + e.getMessage());
                 }
             }
+            long memory = longAtLeast(s, MEMORY_MB, "512", "--memory-mb");
+            if (memory < 8) throw new IllegalArgumentException("--memory-mb: must be at least 8, got " + memory);
+            double toolSeconds = number(s, TOOL_TIMEOUT, "60", "--tool-timeout");
+            if (!(toolSeconds > 0) || Double.isInfinite(toolSeconds))
+                throw new IllegalArgumentException("--tool-timeout: must be a positive number of seconds, got " + s.get(TOOL_TIMEOUT));
+            SandboxSpec sandbox = SandboxSpec.defaults().withNetwork(Boolean.parseBoolean(s.getOrDefault(NETWORK, "false")))
+                    .withMemoryMb(memory).withTimeout(Duration.ofMillis(Math.round(toolSeconds * 1000)));
+            if (image != null) sandbox = sandbox.withImage(image);
             String test = s.getOrDefault(TEST_COMMAND, "sh run_tests.sh");
             if (test.isBlank()) throw new IllegalArgumentException("--test-command: must not be empty");
-            return new Settings(path(s, MODEL_DIR), endpoint, s.get(SERVED_MODEL), sub, image, path(s, WORKSPACE), render, steps,
+            return new Settings(path(s, MODEL_DIR), endpoint, s.get(SERVED_MODEL), sub, image, sandbox, path(s, WORKSPACE), render, steps,
                     tokens, total, Duration.ofMillis(Math.round(minutes * 60_000)), test, temp, path(s, FORCED_FILE));
         }
 
@@ -166,8 +175,7 @@ final class AgentRun {
             Sandbox sb;
             long t0 = System.nanoTime();
             try {
-                SandboxSpec spec = SandboxSpec.defaults().withWorkspace(settings.workspace().toAbsolutePath());
-                sb = sub.create(settings.image() == null ? spec : spec.withImage(settings.image()));
+                sb = sub.create(settings.sandbox().withWorkspace(settings.workspace().toAbsolutePath()));
             } catch (SandboxException e) {
                 err.println("ds4j: error: --substrate " + sub.name() + ": " + e.getMessage());
                 return 2;
@@ -232,6 +240,9 @@ final class AgentRun {
         if (settings.image() != null)
             m.put(IMAGE, String.join(",", settings.image().layers().stream().map(p -> p.toAbsolutePath().toString()).toList()));
         m.put(WORKSPACE, settings.workspace().toAbsolutePath().toString());
+        m.put(NETWORK, Boolean.toString(settings.sandbox().network()));
+        m.put(MEMORY_MB, Long.toString(settings.sandbox().memoryMb()));
+        m.put(TOOL_TIMEOUT, Double.toString(settings.sandbox().timeout().toMillis() / 1000.0));
         m.put(REASONING, settings.render().thinkingMode() == RenderOptions.ThinkingMode.CHAT ? "chat" : settings.render().reasoningEffort());
         m.put(MAX_STEPS, Integer.toString(settings.maxSteps()));
         m.put(MAX_TOKENS, Integer.toString(settings.maxTokens()));

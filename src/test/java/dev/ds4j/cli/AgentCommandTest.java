@@ -118,6 +118,22 @@ class AgentCommandTest {
     }
 
     @Test
+    void toolTimeoutEndsARunawayCommandAndTheRunGoesOn() throws Exception {
+        assumeProcessSubstrate();
+        Path f = tmp.resolve("forced.txt");
+        Files.writeString(f, "Wait." + OPEN + call("shell", "command", "echo started; sleep 30; echo never") + CLOSE + EOS
+                + "\n---\nIt timed out." + EOS + "\n");
+        long t0 = System.nanoTime();
+        CliRunner.Result r = CliRunner.run("agent", "--model", modelDir.toString(), "--run-dir", tmp.resolve("run").toString(),
+                "--tool-timeout", "1", "--forced-file", f.toString(), "wait");
+        assertThat(r.exit()).as(r.err()).isZero();
+        String result = r.err().lines().filter(l -> l.startsWith("  [result call_0_0")).findFirst().orElseThrow();
+        assertThat(result).startsWith("  [result call_0_0, failed").contains("timeout").contains("started")
+                .doesNotContain("never");
+        assertThat((System.nanoTime() - t0) / 1e9).isLessThan(28); // the sleep did not run out
+    }
+
+    @Test
     void badInputIsOneLineNamingWhatWasWrong() {
         CliRunner.Result noModel = CliRunner.run("agent", "task");
         assertThat(noModel.exit()).isEqualTo(2);
@@ -133,6 +149,12 @@ class AgentCommandTest {
         CliRunner.Result badSub = CliRunner.run("agent", "--model", modelDir.toString(), "--substrate", "docker", "task");
         assertThat(badSub.exit()).isEqualTo(2);
         assertThat(badSub.err()).startsWith("ds4j: error: --substrate: unknown sandbox substrate 'docker'");
+        CliRunner.Result badTimeout = CliRunner.run("agent", "--model", modelDir.toString(), "--tool-timeout", "0", "task");
+        assertThat(badTimeout.err().strip()).isEqualTo("ds4j: error: --tool-timeout: must be a positive number of seconds, got 0.0");
+        CliRunner.Result badMemory = CliRunner.run("agent", "--model", modelDir.toString(), "--memory-mb", "4", "task");
+        assertThat(badMemory.err().strip()).isEqualTo("ds4j: error: --memory-mb: must be at least 8, got 4");
+        CliRunner.Result function = CliRunner.run("agent", "--model", modelDir.toString(), "--substrate", "function", "task");
+        assertThat(function.err()).startsWith("ds4j: error: --substrate: function runs in-process Java tools only");
         CliRunner.Result badUrl = CliRunner.run("agent", "--endpoint", "localhost:8000", "task");
         assertThat(badUrl.err().strip()).isEqualTo("ds4j: error: --endpoint: must be an http:// or https:// URL, got localhost:8000");
         CliRunner.Result notRun = CliRunner.run("agent", "resume", tmp.toString());
