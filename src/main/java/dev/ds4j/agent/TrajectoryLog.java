@@ -25,6 +25,9 @@ public final class TrajectoryLog implements Closeable {
     private final String recovery;
     private IOException failed;
 
+    /** The run's lock (see {@link #lock}); held until {@link #close}. */
+    private FileChannel lock;
+
     private TrajectoryLog(Path file, FileChannel channel, Trajectory state, String recovery) {
         this.file = file;
         this.channel = channel;
@@ -35,17 +38,22 @@ public final class TrajectoryLog implements Closeable {
     /** Starts a new run's log; the directory is created if needed and must not already hold a log. */
     public static TrajectoryLog create(Path runDir, TrajectoryRecord.RunStart start) {
         Path file = runDir.resolve(FILE_NAME);
+        FileChannel lock = null;
         try {
             Files.createDirectories(runDir);
+            lock = lock(runDir);
             FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
             // The file's directory entry must be durable too, or a crash could lose the whole log.
             syncDirectory(runDir);
             TrajectoryLog log = new TrajectoryLog(file, ch, new Trajectory(), null);
+            log.lock = lock;
             log.append(start);
             return log;
         } catch (FileAlreadyExistsException e) {
+            closeQuietly(lock);
             throw new IllegalStateException(file + ": a trajectory log already exists; resume the run with open()", e);
         } catch (IOException e) {
+            closeQuietly(lock);
             throw new UncheckedIOException(file + ": cannot create the trajectory log", e);
         }
     }
@@ -56,7 +64,15 @@ public final class TrajectoryLog implements Closeable {
      */
     public static TrajectoryLog open(Path runDir) {
         Path file = runDir.resolve(FILE_NAME);
-        TrajectoryReader.Result r = TrajectoryReader.read(file);
+        // Locked before it is read: a line another process is still writing would otherwise look torn and be cut off.
+        FileChannel lock = lock(runDir);
+        TrajectoryReader.Result r;
+        try {
+            r = TrajectoryReader.read(file);
+        } catch (RuntimeException e) {
+            closeQuietly(lock);
+            throw e;
+        }
         try {
             FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE);
             String recovery = r.trajectory().droppedTail().orElse(null);
@@ -71,9 +87,55 @@ public final class TrajectoryLog implements Closeable {
                 ch.force(false);
                 recovery = "the last line had no newline (the record is complete and kept)";
             }
-            return new TrajectoryLog(file, ch, r.trajectory(), recovery);
+            TrajectoryLog log = new TrajectoryLog(file, ch, r.trajectory(), recovery);
+            log.lock = lock;
+            return log;
         } catch (IOException e) {
+            closeQuietly(lock);
             throw new UncheckedIOException(file + ": cannot open the trajectory log for appending", e);
+        }
+    }
+
+    /** The lock file beside the log. */
+    public static final String LOCK_NAME = "trajectory.lock";
+
+    /**
+     * Takes the run's exclusive lock. Two processes appending to one run would interleave records and could run a
+     * tool twice; with the lock the second one fails instead. It is an fcntl lock, which the kernel drops when its
+     * holder dies, so a kill -9 never leaves a run locked. It lives on a file of its own because closing any
+     * descriptor of a file drops the process's fcntl locks on it, and the log itself is read by others.
+     */
+    private static FileChannel lock(Path runDir) {
+        Path f = runDir.resolve(LOCK_NAME);
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new UncheckedIOException(f + ": cannot open the run's lock file", e);
+        }
+        java.nio.channels.FileLock l;
+        try {
+            l = ch.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            l = null; // held in this JVM
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw new UncheckedIOException(f + ": cannot lock the run", e);
+        }
+        if (l == null) {
+            closeQuietly(ch);
+            throw new IllegalStateException(runDir + ": the run is in use by another process (" + LOCK_NAME
+                    + " is locked); wait for it to end or stop it, then resume");
+        }
+        return ch;
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        if (ch == null) return;
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // the lock or read failure is the error worth reporting
         }
     }
 
@@ -115,6 +177,8 @@ public final class TrajectoryLog implements Closeable {
             channel.close();
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot close the trajectory log", e);
+        } finally {
+            closeQuietly(lock); // releases the run
         }
     }
 

@@ -186,4 +186,30 @@ class TrajectoryLogTest {
         while (b[i] != '\n') i--;
         return i + 1;
     }
+
+    @Test
+    void aRunIsAppendedByOneProcessAtATime() throws Exception {
+        TrajectoryLog first = TrajectoryLog.create(run, START);
+        assertThatThrownBy(() -> TrajectoryLog.open(run)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("the run is in use by another process");
+        first.close();
+        TrajectoryLog.open(run).close(); // released on close
+
+        // Another process holding the lock (an fcntl lock, as the JVM takes): refused until that process dies.
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "python3 missing");
+        Process holder = new ProcessBuilder("/usr/bin/python3", "-c", "import fcntl,sys,time\n"
+                + "f=open(sys.argv[1],'a'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+                run.resolve(TrajectoryLog.LOCK_NAME).toString()).redirectErrorStream(true).start();
+        try {
+            String line = new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream())).readLine();
+            assertThat(line).isEqualTo("locked");
+            assertThatThrownBy(() -> TrajectoryLog.open(run)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("the run is in use by another process");
+        } finally {
+            holder.destroyForcibly().waitFor(); // SIGKILL: the kernel drops its lock
+        }
+        try (TrajectoryLog again = TrajectoryLog.open(run)) {
+            assertThat(again.trajectory().start()).isPresent();
+        }
+    }
 }
