@@ -178,6 +178,9 @@ final class AgentRun {
                 sb = sub.create(settings.sandbox().withWorkspace(settings.workspace().toAbsolutePath()));
             } catch (SandboxException e) {
                 err.println("ds4j: error: --substrate " + sub.name() + ": " + e.getMessage());
+                if (e.getMessage() != null && e.getMessage().contains("cannot be reached by the sandbox"))
+                    err.println("ds4j: hint: give --workspace DIR under a directory every user can traverse (e.g. /tmp/…);"
+                            + " the run's log can stay in --run-dir");
                 return 2;
             }
             err.printf("[sandbox] %s %s ready in %.1f s; workspace %s%n", sub.name(), sb.id(), (System.nanoTime() - t0) / 1e9,
