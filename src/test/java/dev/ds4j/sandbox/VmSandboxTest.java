@@ -163,6 +163,21 @@ class VmSandboxTest {
     }
 
     @Test
+    void memoryHogIsKilledByTheMemoryLimitAndTheVmServesOn() {
+        // Control: 1 MB of string is fine under the 192 MB limit.
+        ExecResult small = vm.shell("awk 'BEGIN{s=\"x\"; for (i = 0; i < 20; i++) s = s s; print length(s)}'");
+        assertThat(small.stdout().strip()).as(small.toString()).isEqualTo("1048576");
+        // The hog doubles a string until something stops it: the exec's guest cgroup (192 MB), before the guest's RAM.
+        ExecResult hog = vm.shell("echo hogging; awk 'BEGIN{s=\"x\"; while (1) s = s s}'");
+        System.out.println("vm memory hog: " + hog.detail());
+        assertThat(hog.killedByMemoryLimit()).as(hog.toString()).isTrue();
+        assertThat(hog.oomKills()).isPositive();
+        assertThat(hog.stdout()).isEqualTo("hogging\n");
+        assertThat(vm.broken()).isNull();
+        assertThat(vm.shell("echo still here").stdout()).isEqualTo("still here\n");
+    }
+
+    @Test
     void pidsLimitStopsAForkBomb() {
         ExecResult r = vm.shell("for i in $(seq 60); do sleep 1 & done 2>/dev/null; wait; echo done");
         assertThat(r.pidsLimitHits()).as(r.toString()).isPositive();
