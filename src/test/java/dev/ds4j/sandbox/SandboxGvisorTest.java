@@ -206,6 +206,20 @@ class SandboxGvisorTest {
     }
 
     @Test
+    void fillingTmpStopsAtItsSize() {
+        try (GvisorSandbox sb = create(spec().withMemoryMb(64))) {
+            ExecResult r = sb.shell("dd if=/dev/zero of=/tmp/fill bs=1M count=200 2>&1 | tail -1; wc -c < /tmp/fill");
+            long written = Long.parseLong(r.stdout().lines().reduce((a, b) -> b).orElseThrow().strip());
+            assertThat(written).as(r.toString()).isLessThanOrEqualTo(64L << 20).isGreaterThan(0);
+            assertThat(r.stdout()).doesNotContain("209715200");
+            OUTCOMES.put("filling /tmp (200 MB into a 64 MB sandbox)", "contained (/tmp full at " + (written >> 20) + " MB)");
+            // Control: a file under the size is written whole.
+            assertThat(sb.shell("dd if=/dev/zero of=/tmp/ok bs=1M count=8 2>/dev/null; wc -c < /tmp/ok").stdout().strip())
+                    .isEqualTo(Long.toString(8L << 20));
+        }
+    }
+
+    @Test
     void runawayLoopIsKilledAtTheWallClockTimeoutAndSilenceAtTheIdleTimeout() {
         try (GvisorSandbox sb = create(spec().withTimeout(Duration.ofSeconds(1)))) {
             ExecResult r = sb.shell("echo started; while :; do :; done & while :; do :; done");
