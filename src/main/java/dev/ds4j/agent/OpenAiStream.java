@@ -35,7 +35,9 @@ final class OpenAiStream {
     private final StringBuilder event = new StringBuilder();
     private boolean eventHasData, done;
     private int chunks;
-    private StringBuilder reasoning; // null until some reasoning arrives: a server that sends none means none
+    // Null until some reasoning arrives: a stream that sends none means none. (A thinking turn with empty reasoning
+    // therefore gives null here where our server's whole answer says ""; both render the same.)
+    private StringBuilder reasoning;
     private final StringBuilder content = new StringBuilder();
     private final Map<Integer, Call> calls = new TreeMap<>();
     private int lastIndex = -1;
