@@ -23,20 +23,24 @@ import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import java.util.Set;
 
 /**
  * The agent's model behind any OpenAI-compatible chat-completions endpoint: vLLM, SGLang, DeepSeek's API, or
- * {@code ds4j serve}. One non-streamed {@code POST {base}/chat/completions} per turn.
+ * {@code ds4j serve}. One {@code POST {base}/chat/completions} per turn, streamed by default.
  *
  * <pre>{@code
  * OpenAiModelClient c = OpenAiModelClient.builder("http://127.0.0.1:8080")   // or …/v1
  *         .model("deepseek-v4")                  // optional: else the first of GET {base}/models
  *         .apiKey(System.getenv("DS4J_API_KEY")) // optional (null or empty: none), sent as Bearer
  *         .maxTokens(4096).temperature(1.0)      // optional: else the server's defaults
+ *         .onText(System.err::print)             // optional: reasoning and content as they stream in
  *         .build();
  * }</pre>
  *
@@ -63,10 +67,20 @@ import java.util.Set;
  *     server's raw output when it sent one ({@code returnRaw} against our server, with the EOS that ended it, as
  *     {@link LocalModelClient} logs it), else the JSON of the returned message: what was received, and never
  *     mistakable for DSML (it starts with '{').</li>
+ * <li><b>Streaming.</b> By default ({@link Builder#stream}) the request asks for {@code "stream": true} with
+ *     {@code stream_options.include_usage}, and {@link OpenAiStream} puts the chunks back together into the
+ *     Completion the non-streamed request gives (same channels, tool calls, usage, and with {@code returnRaw} the
+ *     same raw text, which our server sends on the last chunk); reasoning and content go to {@link #onText} as they
+ *     arrive. A server that answers a streamed request with a whole JSON completion is read as such. The body is
+ *     read on the calling thread from a queue filled by the HTTP client, polled with the cancellation, so Ctrl-C
+ *     stops a turn within about 100 ms and closes the connection (the server sees the client go away).</li>
  * <li><b>Errors.</b> Failures throw {@link ModelClientException} naming the URL, the status and the server's error
  *     message. Connection failures, 429, 502, 503 and 504 are retried ({@link Builder#retries}, default 3, with
  *     doubling backoff from {@link Builder#retryBackoff}, or the server's Retry-After if longer, at most 30 s); a
- *     request that times out is not retried (the server is busy with it). Giving up says how many attempts were made.</li>
+ *     request that times out is not retried (the server is busy with it). Giving up says how many attempts were made.
+ *     Once a stream has begun nothing is retried (the server may have done the work): an {@code error} event, a
+ *     stream that breaks or ends without {@code [DONE]} or a finish reason, and a malformed chunk are errors naming
+ *     how many chunks came, and the request timeout bounds the whole stream.</li>
  * </ul>
  */
 public final class OpenAiModelClient implements ModelClient {
@@ -84,6 +98,8 @@ public final class OpenAiModelClient implements ModelClient {
     private final int retries;
     private final Duration backoff;
     private final Deque<String> script;
+    private final boolean stream;
+    private volatile Consumer<String> onText;
     private final HttpClient http;
 
     private OpenAiModelClient(Builder b) {
@@ -97,6 +113,8 @@ public final class OpenAiModelClient implements ModelClient {
         this.retries = b.retries;
         this.backoff = b.backoff;
         this.script = new ArrayDeque<>(b.script);
+        this.stream = b.stream;
+        this.onText = b.onText;
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(b.connectTimeout).build();
         this.model = b.model != null ? b.model : firstModel();
     }
@@ -109,7 +127,8 @@ public final class OpenAiModelClient implements ModelClient {
         private Duration timeout = Duration.ofMinutes(10), connectTimeout = Duration.ofSeconds(10), backoff = Duration.ofMillis(500);
         private Double temperature;
         private Integer maxTokens;
-        private boolean returnRaw;
+        private boolean returnRaw, stream = true;
+        private Consumer<String> onText;
         private ObjectNode extraBody;
         private int retries = 3;
         private List<String> script = List.of();
@@ -147,6 +166,12 @@ public final class OpenAiModelClient implements ModelClient {
         /** Ask our server for the raw completion text ({@code ds4j_return_raw}; {@code ds4j serve} only). */
         public Builder returnRaw(boolean r) { this.returnRaw = r; return this; }
 
+        /** Stream each turn (default true); false: one whole JSON answer per turn. */
+        public Builder stream(boolean s) { this.stream = s; return this; }
+
+        /** Reasoning and content text as it arrives (a live view); null for none. See {@link OpenAiModelClient#onText}. */
+        public Builder onText(Consumer<String> sink) { this.onText = sink; return this; }
+
         /** A JSON object merged into every request body last. */
         public Builder extraBody(JsonNode extra) {
             if (extra != null && !extra.isObject()) throw new IllegalArgumentException("extraBody: must be a JSON object, got " + extra.getNodeType());
@@ -180,6 +205,13 @@ public final class OpenAiModelClient implements ModelClient {
 
     /** How many scripted completions are still to be forced. */
     public synchronized int scriptLeft() { return script.size(); }
+
+    /**
+     * Reasoning and content text of each turn as it arrives (a live view), in order, reasoning first; null for none.
+     * Unlike {@link LocalModelClient#onText} this is the parsed text, not DSML: the endpoint parses. Called on the
+     * thread that called {@code complete}. Without streaming the whole text comes at once when the turn ends.
+     */
+    public void onText(Consumer<String> sink) { this.onText = sink; }
 
     /** The running turn's cancellation (Ctrl-C, the run's wall time); polled while waiting for the answer. */
     private volatile BooleanSupplier cancelled;
@@ -217,17 +249,104 @@ public final class OpenAiModelClient implements ModelClient {
         }
         HttpRequest.Builder req = request(url).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(text, StandardCharsets.UTF_8));
-        return OpenAiWire.completion(send(req.build(), "POST " + url, url), url);
+        if (stream) req.setHeader("Accept", "text/event-stream");
+        Answer a = send(req.build(), "POST " + url, url, stream);
+        if (a.feed() != null) return read(a, url);
+        Completion c = OpenAiWire.completion(a.body(), url);
+        Consumer<String> sink = onText;
+        if (sink != null) {
+            // A server that ignored "stream": the whole text at once, still in the live view.
+            String r = c.parsed().reasoningContent();
+            if (r != null && !r.isEmpty()) sink.accept(r);
+            if (!c.parsed().content().isEmpty()) sink.accept(c.parsed().content());
+        }
+        return c;
+    }
+
+    /**
+     * Reads a started event stream on this thread. The HTTP client's thread only queues lines, so polling the queue
+     * lets cancellation and the timeout act between lines, and also while the server is silent; the connection is
+     * closed whenever this returns before the body's end.
+     */
+    private Completion read(Answer a, String url) {
+        OpenAiStream s = new OpenAiStream(url, onText);
+        BooleanSupplier c = cancelled;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            while (true) {
+                Object item = a.feed().next(100);
+                if (c != null && c.getAsBoolean()) throw new CancellationException("the request was cancelled");
+                if (item instanceof String line) {
+                    if (s.line(line)) return s.end();
+                } else if (item == LineFeed.END) {
+                    return s.end();
+                } else if (item instanceof Throwable t) {
+                    throw new ModelClientException("POST " + url + ": the stream broke after " + s.chunks() + " chunks ("
+                            + describe(t) + "); not retried, since the server may have done the work", url, 200, 1, t);
+                } else if (System.nanoTime() - deadline > 0) {
+                    throw new ModelClientException("POST " + url + ": the stream did not end within " + timeout.toSeconds()
+                            + " s (the request timeout) after " + s.chunks() + " chunks; not retried", url, 200, 1, null);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ModelClientException("POST " + url + ": interrupted while reading the stream", url, 200, 1, e);
+        } finally {
+            a.feed().cancel();
+            a.exchange().cancel(true);
+        }
+    }
+
+    /** A 2xx answer: its whole body, or, for an event stream, its lines as they arrive and the exchange to cancel. */
+    private record Answer(String body, LineFeed feed, CompletableFuture<?> exchange) {}
+
+    /** The lines of an event stream, handed from the HTTP client's thread to the reader through a queue. */
+    private static final class LineFeed implements Flow.Subscriber<String> {
+        static final Object END = new Object();
+        final CompletableFuture<Void> started = new CompletableFuture<>();
+        private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+        private Flow.Subscription subscription;
+        private boolean cancelled;
+
+        @Override public synchronized void onSubscribe(Flow.Subscription s) {
+            subscription = s;
+            if (cancelled) s.cancel(); else s.request(Long.MAX_VALUE); // SSE chunks are small; the queue holds them
+        }
+        @Override public void onNext(String line) { queue.add(line); }
+        @Override public void onError(Throwable t) { queue.add(t); }
+        @Override public void onComplete() { queue.add(END); }
+
+        /** The next line, END, or a Throwable; null if nothing came within {@code millis}. */
+        Object next(long millis) throws InterruptedException { return queue.poll(millis, TimeUnit.MILLISECONDS); }
+
+        /** Stops the body: the HTTP client closes the connection. */
+        synchronized void cancel() {
+            cancelled = true;
+            if (subscription != null) subscription.cancel();
+        }
+    }
+
+    /** Streamed 2xx answers with an event stream go to {@code feed}; anything else is read whole as text. */
+    private static HttpResponse.BodyHandler<String> handler(LineFeed feed) {
+        return info -> {
+            boolean sse = info.headers().firstValue("Content-Type")
+                    .map(v -> v.strip().toLowerCase().startsWith("text/event-stream")).orElse(false);
+            if (feed != null && info.statusCode() / 100 == 2 && sse) {
+                feed.started.complete(null);
+                return HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.fromLineSubscriber(feed), v -> null);
+            }
+            return HttpResponse.BodySubscribers.ofString(StandardCharsets.UTF_8);
+        };
     }
 
     /** The JSON body {@link #complete} would send for this turn (with {@code forced} as the forced output, or none). */
     ObjectNode requestBody(List<Message> messages, List<JsonNode> tools, RenderOptions options, String forced) {
-        return OpenAiWire.requestBody(model, messages, tools, options, temperature, maxTokens, forced, returnRaw, extraBody);
+        return OpenAiWire.requestBody(model, messages, tools, options, temperature, maxTokens, stream, forced, returnRaw, extraBody);
     }
 
     private String firstModel() {
         String url = base + "/models";
-        String body = send(request(url).GET().build(), "GET " + url, url);
+        String body = send(request(url).GET().build(), "GET " + url, url, false).body();
         JsonNode data;
         try {
             data = OpenAiWire.JSON.readTree(body).path("data");
@@ -249,17 +368,26 @@ public final class OpenAiModelClient implements ModelClient {
     /**
      * Waits for an answer, polling the turn's cancellation: a generation can run for minutes, and Ctrl-C must not
      * wait for it. A cancelled request is abandoned (the connection is closed; the server sees the client go away).
+     * Returns null once an event stream has started on {@code feed} (its body is read by {@link #read}).
      */
-    private HttpResponse<String> await(CompletableFuture<HttpResponse<String>> f) throws IOException, InterruptedException {
+    private HttpResponse<String> await(CompletableFuture<HttpResponse<String>> f, LineFeed feed) throws IOException, InterruptedException {
         BooleanSupplier c = cancelled;
+        CompletableFuture<?> first = feed == null ? f : CompletableFuture.anyOf(f, feed.started);
         while (true) {
             try {
-                return f.get(100, TimeUnit.MILLISECONDS);
+                first.get(100, TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
                 if (c != null && c.getAsBoolean()) {
                     f.cancel(true);
                     throw new CancellationException("the request was cancelled");
                 }
+                continue;
+            } catch (ExecutionException e) {
+                // f failed: reported below
+            }
+            if (feed != null && feed.started.isDone()) return null;
+            try {
+                return f.get();
             } catch (ExecutionException e) {
                 Throwable t = e.getCause();
                 if (t instanceof IOException io) throw io;
@@ -269,8 +397,11 @@ public final class OpenAiModelClient implements ModelClient {
         }
     }
 
-    /** Sends with bounded retries of transient failures; returns the body of a 2xx answer. */
-    private String send(HttpRequest req, String what, String url) {
+    /**
+     * Sends with bounded retries of transient failures; returns a 2xx answer: its body, or with {@code sse} an event
+     * stream that has started (retries end there: what follows is the server's work).
+     */
+    private Answer send(HttpRequest req, String what, String url, boolean sse) {
         Duration wait = backoff;
         for (int attempt = 1; ; attempt++) {
             String failure;
@@ -278,9 +409,12 @@ public final class OpenAiModelClient implements ModelClient {
             Duration retryAfter = null;
             Throwable cause = null;
             try {
-                HttpResponse<String> res = await(http.sendAsync(req, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)));
+                LineFeed feed = sse ? new LineFeed() : null;
+                CompletableFuture<HttpResponse<String>> f = http.sendAsync(req, handler(feed));
+                HttpResponse<String> res = await(f, feed);
+                if (res == null) return new Answer(null, feed, f);
                 status = res.statusCode();
-                if (status / 100 == 2) return res.body();
+                if (status / 100 == 2) return new Answer(res.body(), null, null);
                 failure = what + ": HTTP " + status + ": " + OpenAiWire.errorMessage(res.body());
                 if (!TRANSIENT.contains(status)) throw new ModelClientException(failure, url, status, attempt, null);
                 retryAfter = res.headers().firstValue("Retry-After").map(OpenAiModelClient::seconds).orElse(null);

@@ -71,7 +71,8 @@ final class OpenAiWire {
      * DeepSeek's chat template and that our server reads; effort as {@code reasoning_effort} (only when set).
      */
     static ObjectNode requestBody(String model, List<Message> messages, List<JsonNode> tools, RenderOptions options,
-                                  Double temperature, Integer maxTokens, String forced, boolean returnRaw, ObjectNode extraBody) {
+                                  Double temperature, Integer maxTokens, boolean stream, String forced, boolean returnRaw,
+                                  ObjectNode extraBody) {
         if (options.revision() != RenderOptions.Revision.ORIGINAL)
             throw new IllegalArgumentException("encoder revision " + options.revision()
                     + ": an OpenAI-compatible endpoint renders with its own template, so a revision cannot be requested");
@@ -86,7 +87,9 @@ final class OpenAiWire {
         if (thinking && options.reasoningEffort() != null) b.put("reasoning_effort", options.reasoningEffort());
         if (temperature != null) b.put("temperature", temperature);
         if (maxTokens != null) b.put("max_tokens", maxTokens);
-        b.put("stream", false);
+        b.put("stream", stream);
+        // Usage comes on a last chunk only when asked for (OpenAI's rule, which vLLM and our server follow).
+        if (stream) b.putObject("stream_options").put("include_usage", true);
         if (forced != null) b.put("ds4j_forced_output", forced);
         if (returnRaw) b.put("ds4j_return_raw", true);
         if (extraBody != null) merge(b, extraBody);

@@ -89,6 +89,9 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--temperature", paramLabel = "T", description = "sampling temperature (default: the model's or server's)")
     Double temperature;
 
+    @Option(names = "--no-stream", description = "--endpoint: ask for whole answers instead of a stream (the live view then shows each turn when it ends)")
+    boolean noStream;
+
     @Option(names = "--forced-file", paramLabel = "FILE", description = "testing hook: completions to force, one per turn, separated by lines holding only ---")
     Path forcedFile;
 
@@ -126,6 +129,7 @@ final class AgentCommand implements Callable<Integer> {
         s.put(AgentRun.MAX_MINUTES, Double.toString(maxMinutes));
         s.put(AgentRun.TEST_COMMAND, testCommand);
         if (temperature != null) s.put(AgentRun.TEMPERATURE, Double.toString(temperature));
+        s.put(AgentRun.STREAM, Boolean.toString(!noStream));
         AgentRun.Settings.parse(s); // every value checked before anything is created
 
         Path run = runDir != null ? runDir : Path.of("runs", "agent-" + System.currentTimeMillis());

@@ -40,12 +40,12 @@ final class AgentRun {
             WORKSPACE = "workspace", REASONING = "reasoning", MAX_STEPS = "max_steps", MAX_TOKENS = "max_tokens",
             MAX_TOTAL_TOKENS = "max_total_tokens", MAX_MINUTES = "max_minutes", TEST_COMMAND = "test_command",
             TEMPERATURE = "temperature", FORCED_FILE = "forced_file", IMAGE = "image", NETWORK = "network",
-            MEMORY_MB = "memory_mb", TOOL_TIMEOUT = "tool_timeout_s";
+            MEMORY_MB = "memory_mb", TOOL_TIMEOUT = "tool_timeout_s", STREAM = "stream";
 
     /** A run's settings, checked: each bad value is an error naming its option. */
     record Settings(Path modelDir, String endpoint, String servedModel, String substrate, Image image, SandboxSpec sandbox, Path workspace,
                     RenderOptions render, int maxSteps, int maxTokens, long maxTotalTokens, Duration wallTime,
-                    String testCommand, Double temperature, Path forcedFile) {
+                    String testCommand, Double temperature, Path forcedFile, boolean stream) {
 
         static Settings parse(Map<String, String> s) {
             String reasoning = s.getOrDefault(REASONING, "chat");
@@ -93,10 +93,17 @@ final class AgentRun {
             SandboxSpec sandbox = SandboxSpec.defaults().withNetwork(Boolean.parseBoolean(s.getOrDefault(NETWORK, "false")))
                     .withMemoryMb(memory).withTimeout(Duration.ofMillis(Math.round(toolSeconds * 1000)));
             if (image != null) sandbox = sandbox.withImage(image);
+            // Absent in logs of runs started before the option: those streamed.
+            String streamText = s.getOrDefault(STREAM, "true");
+            if (!streamText.equals("true") && !streamText.equals("false"))
+                throw new IllegalArgumentException("--no-stream: the setting 'stream' must be true or false, got " + streamText);
+            boolean stream = Boolean.parseBoolean(streamText);
+            if (!stream && endpoint == null)
+                throw new IllegalArgumentException("--no-stream: only for --endpoint (a local model's text is always shown as it is generated)");
             String test = s.getOrDefault(TEST_COMMAND, "sh run_tests.sh");
             if (test.isBlank()) throw new IllegalArgumentException("--test-command: must not be empty");
             return new Settings(path(s, MODEL_DIR), endpoint, s.get(SERVED_MODEL), sub, image, sandbox, path(s, WORKSPACE), render, steps,
-                    tokens, total, Duration.ofMillis(Math.round(minutes * 60_000)), test, temp, path(s, FORCED_FILE));
+                    tokens, total, Duration.ofMillis(Math.round(minutes * 60_000)), test, temp, path(s, FORCED_FILE), stream);
         }
 
         private static Path path(Map<String, String> s, String key) {
@@ -167,7 +174,7 @@ final class AgentRun {
         try (Interrupts ignored = Interrupts.routeTo(stop)) {
             ModelClient client;
             try {
-                client = local != null ? localClient(local, forced, view) : endpointClient(forced);
+                client = local != null ? localClient(local, forced, view) : endpointClient(forced, view);
             } catch (ModelClientException e) {
                 err.println("ds4j: error: --endpoint: " + e.getMessage());
                 return 2;
@@ -221,7 +228,7 @@ final class AgentRun {
         return c;
     }
 
-    private ModelClient endpointClient(List<String> forced) {
+    private ModelClient endpointClient(List<String> forced, AgentLiveView view) {
         String key = apiKey != null ? apiKey : System.getenv("DS4J_API_KEY") != null ? System.getenv("DS4J_API_KEY")
                 : System.getenv("OPENAI_API_KEY");
         OpenAiModelClient.Builder b;
@@ -231,7 +238,8 @@ final class AgentRun {
             throw new IllegalArgumentException("--endpoint: " + e.getMessage());
         }
         return b.model(settings.servedModel()).apiKey(key).maxTokens(settings.maxTokens())
-                .temperature(settings.temperature()).forcedScript(forced).returnRaw(!forced.isEmpty()).build();
+                .temperature(settings.temperature()).forcedScript(forced).returnRaw(!forced.isEmpty())
+                .stream(settings.stream()).onText(view::streamed).build();
     }
 
     private Map<String, String> settingsMap() {
@@ -254,6 +262,7 @@ final class AgentRun {
         m.put(TEST_COMMAND, settings.testCommand());
         if (settings.temperature() != null) m.put(TEMPERATURE, Double.toString(settings.temperature()));
         if (settings.forcedFile() != null) m.put(FORCED_FILE, settings.forcedFile().toAbsolutePath().toString());
+        m.put(STREAM, Boolean.toString(settings.stream()));
         return m;
     }
 }

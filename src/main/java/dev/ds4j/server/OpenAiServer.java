@@ -301,7 +301,10 @@ public final class OpenAiServer implements AutoCloseable {
             ObjectNode last = choice();
             last.putObject("delta");
             last.put("finish_reason", finishReason(res, turn));
-            sse(out, wrap(id, created, last));
+            ObjectNode lastChunk = wrap(id, created, last);
+            // Streamed too, so a client gets the same raw text either way: on the finish chunk, which is always sent.
+            if (r.path("ds4j_return_raw").asBoolean(false)) lastChunk.put("ds4j_raw_output", res.text());
+            sse(out, lastChunk);
             if (usageInStream) {
                 ObjectNode u = PyJson.MAPPER.createObjectNode().put("id", id).put("object", "chat.completion.chunk").put("created", created).put("model", modelId);
                 u.putArray("choices");

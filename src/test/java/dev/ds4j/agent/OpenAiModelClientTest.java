@@ -7,6 +7,7 @@ import dev.ds4j.TestData;
 import dev.ds4j.agent.tools.ToolRegistry;
 import dev.ds4j.chat.Message;
 import dev.ds4j.chat.MessageReader;
+import dev.ds4j.chat.ParsedCompletion;
 import dev.ds4j.chat.PromptRenderer;
 import dev.ds4j.chat.RenderOptions;
 import dev.ds4j.generate.Engine;
@@ -97,7 +98,8 @@ class OpenAiModelClientTest {
     @Test
     void agentLoopThroughTheServerWritesRunsAndAnswers(@TempDir Path runDir) throws Exception {
         // Server root without /v1 and no model name: the client normalises the URL and asks GET /v1/models.
-        OpenAiModelClient c = OpenAiModelClient.builder(root(server)).maxTokens(512)
+        List<String> streamed = new ArrayList<>();
+        OpenAiModelClient c = OpenAiModelClient.builder(root(server)).maxTokens(512).stream(true).onText(streamed::add)
                 .forcedScript(AgentLoopTest.SCRIPT).returnRaw(true).build();
         assertThat(c.modelName()).isEqualTo(MODEL);
         // Only the two tools the script calls: a shorter prompt, so the random model's prefill takes less of the test.
@@ -118,6 +120,8 @@ class OpenAiModelClientTest {
         assertThat(toolMsgs).hasSize(2);
         assertThat(toolMsgs.get(1).content()).contains("sum=42"); // sh did the arithmetic
         assertThat(out.conversation().getLast().content()).isEqualTo("The script printed sum=42.");
+        // The live view got each turn's text as it streamed: the three contents, in order.
+        assertThat(String.join("", streamed)).isEqualTo("I will write the script.Now I run it.The script printed sum=42.");
 
         Trajectory t = Trajectory.read(runDir);
         assertThat(t.steps()).hasSize(3);
@@ -157,6 +161,48 @@ class OpenAiModelClientTest {
         assertThat(JSON.readTree(chat.rawText()).path("role").asText()).isEqualTo("assistant");
     }
 
+    /** Streams {@code forced} and asks for it whole: the two Completions must be equal; returns the streamed one. */
+    static ModelClient.Completion sameStreamedAsWhole(String forced, List<Message> conv, List<JsonNode> tools, RenderOptions opts,
+                                                      boolean raw, List<String> pieces) {
+        ModelClient.Completion whole = client().stream(false).returnRaw(raw).forcedScript(List.of(forced)).build().complete(conv, tools, opts);
+        ModelClient.Completion streamed = client().returnRaw(raw).onText(pieces::add).forcedScript(List.of(forced)).build()
+                .complete(conv, tools, opts);
+        assertThat(streamed).isEqualTo(whole);
+        assertThat(pieces).as("text pieces as they arrived").hasSizeGreaterThan(1);
+        return streamed;
+    }
+
+    @Test
+    void streamedAndWholeAnswersAreTheSameCompletion() throws Exception {
+        ToolRegistry std = ToolRegistry.standard(null);
+        List<JsonNode> tools = new ToolRegistry(List.of(std.get("shell").orElseThrow())).declarationList();
+        List<Message> conv = List.of(Message.system("You are a coding agent."), Message.user("What is in the notes?"));
+        // Thinking mode, reasoning, text, then two tool calls: tool-call deltas, argument fragments and the raw text.
+        String forced = "I should look first.</think>Looking." + AgentLoopTest.OPEN
+                + AgentLoopTest.call("shell", Map.of("command", "ls -la")) + AgentLoopTest.call("shell", Map.of("command", "cat notes.txt"))
+                + AgentLoopTest.CLOSE + EOS;
+        List<String> pieces = new ArrayList<>();
+        ModelClient.Completion c = sameStreamedAsWhole(forced, conv, tools, RenderOptions.thinking(null), true, pieces);
+        assertThat(c.parsed().reasoningContent()).isEqualTo("I should look first.");
+        assertThat(c.parsed().content()).isEqualTo("Looking.");
+        assertThat(c.parsed().toolCalls()).extracting(ParsedCompletion.ToolCall::name).containsExactly("shell", "shell");
+        assertThat(JSON.readTree(c.parsed().toolCalls().get(0).arguments())).isEqualTo(JSON.createObjectNode().put("command", "ls -la"));
+        assertThat(JSON.readTree(c.parsed().toolCalls().get(1).arguments())).isEqualTo(JSON.createObjectNode().put("command", "cat notes.txt"));
+        assertThat(c.rawText()).isEqualTo(forced); // the server's raw output arrives on the last chunk
+        assertThat(c.promptTokens()).isEqualTo(promptLength(conv, tools, RenderOptions.thinking(null)));
+        assertThat(c.completionTokens()).isEqualTo(tok.encodeWithAddedTokens(forced).length);
+        assertThat(String.join("", pieces)).isEqualTo("I should look first.Looking.");
+
+        // A plain answer in chat mode, without raw output: the raw text is then the message JSON, and the
+        // one the chunks add up to equals the one the server returned whole.
+        List<String> plain = new ArrayList<>();
+        ModelClient.Completion p = sameStreamedAsWhole("Six times seven is forty-two." + EOS, List.of(Message.user("6*7?")), List.of(),
+                RenderOptions.chat(), false, plain);
+        assertThat(p.parsed()).isEqualTo(new ParsedCompletion(null, "Six times seven is forty-two.", List.of()));
+        assertThat(JSON.readTree(p.rawText())).isEqualTo(JSON.readTree("{\"role\": \"assistant\", \"content\": \"Six times seven is forty-two.\"}"));
+        assertThat(String.join("", plain)).isEqualTo("Six times seven is forty-two.");
+    }
+
     /** A conversation with reasoning, two tool calls and their results, ending where the model must go on. */
     static List<Message> conversation() {
         ObjectNode writeArgs = JSON.createObjectNode().put("path", "a.txt").put("content", "x = \"1\"\n");
@@ -181,7 +227,11 @@ class OpenAiModelClientTest {
         ObjectNode body = c.requestBody(conv, tools, opts, null);
 
         assertThat(body.path("model").asText()).isEqualTo(MODEL);
-        assertThat(body.path("stream").asBoolean(true)).isFalse();
+        assertThat(body.path("stream").asBoolean(false)).isTrue(); // streamed by default, with the usage chunk
+        assertThat(body.path("stream_options").path("include_usage").asBoolean(false)).isTrue();
+        ObjectNode whole = client().stream(false).build().requestBody(conv, tools, opts, null);
+        assertThat(whole.path("stream").asBoolean(true)).isFalse();
+        assertThat(whole.has("stream_options")).isFalse();
         assertThat(body.path("tool_choice").asText()).isEqualTo("auto");
         assertThat(body.path("max_tokens").asInt()).isEqualTo(512);
         // extraBody merges into chat_template_kwargs instead of replacing the thinking switch.

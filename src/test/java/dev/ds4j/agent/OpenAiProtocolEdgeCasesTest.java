@@ -98,6 +98,8 @@ class OpenAiProtocolEdgeCasesTest {
                 + "{\"id\": \"x1\", \"type\": \"function\", \"function\": {\"name\": \"read_file\", \"arguments\": {\"path\": \"a.txt\", \"limit\": 3}}}]}";
         String url = serve(n -> Canned.ok(message(msg, "tool_calls")));
         ModelClient.Completion c = client(url).complete(Q, List.of(), RenderOptions.thinking(null));
+        // Asked for a stream (the default) and answered with one JSON body: read as a whole answer.
+        assertThat(JSON.readTree(requests.getFirst()).path("stream").asBoolean(false)).isTrue();
         assertThat(c.parsed().reasoningContent()).isEqualTo("Check the file.");
         assertThat(c.parsed().content()).isEmpty();
         assertThat(c.parsed().toolCalls()).hasSize(1);

@@ -103,7 +103,8 @@ class AgentCommandTest {
             assertThat(Files.readString(ws.resolve("runs.txt"))).isEqualTo("ran\n");
             // The served name was discovered from /v1/models and logged; the key never is.
             assertThat(Files.readString(run.resolve("trajectory.jsonl"))).contains("\"model\":\"tiny-served\"")
-                    .contains("\"endpoint\":\"http://127.0.0.1:" + server.port() + "\"");
+                    .contains("\"endpoint\":\"http://127.0.0.1:" + server.port() + "\"")
+                    .contains("\"stream\":\"true\""); // streamed by default, kept for resume
         } finally {
             server.close();
             engine.close();
@@ -157,6 +158,9 @@ class AgentCommandTest {
         assertThat(function.err()).startsWith("ds4j: error: --substrate: function runs in-process Java tools only");
         CliRunner.Result badUrl = CliRunner.run("agent", "--endpoint", "localhost:8000", "task");
         assertThat(badUrl.err().strip()).isEqualTo("ds4j: error: --endpoint: must be an http:// or https:// URL, got localhost:8000");
+        CliRunner.Result noStream = CliRunner.run("agent", "--model", modelDir.toString(), "--no-stream", "task");
+        assertThat(noStream.exit()).isEqualTo(2);
+        assertThat(noStream.err().strip()).startsWith("ds4j: error: --no-stream: only for --endpoint");
         CliRunner.Result notRun = CliRunner.run("agent", "resume", tmp.toString());
         assertThat(notRun.exit()).isEqualTo(2);
         assertThat(notRun.err()).contains("RUN_DIR: ").contains("has no trajectory.jsonl");
