@@ -126,6 +126,8 @@ public final class GvisorSubstrate extends DetectingSubstrate {
             reapStale();
             compat = ROOTFS.computeIfAbsent(rootfs(), r -> {
                 try {
+                    // A JVM that exits normally removes its root itself; one killed with -9 leaves it to reapStale.
+                    Runtime.getRuntime().addShutdownHook(new Thread(() -> CgroupSandbox.deleteTree(r), "ds4j-gvisor-rootfs"));
                     return buildRootfs();
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
