@@ -73,6 +73,10 @@ final class VmSandbox implements Sandbox {
     private volatile String broken;
     private volatile Stream outStream, errStream;
     private volatile long lastOutput;
+    /** Pause state: QEMU stopped with SIGSTOP; a running exec's clocks stand still meanwhile. */
+    private final Object pauseLock = new Object();
+    private volatile long pausedAt; // System.nanoTime() of pause(), 0 when running
+    private final java.util.concurrent.atomic.AtomicLong pausedNanos = new java.util.concurrent.atomic.AtomicLong();
     private String guestKernel;
     private Duration bootTime;
     private long execs;
@@ -369,6 +373,8 @@ final class VmSandbox implements Sandbox {
         ctlLines.removeIf(l -> !l.equals("EOF"));
         long start = System.nanoTime();
         lastOutput = start;
+        pausedNanos.set(0);
+        // Sent even while paused: the socket holds it, and the guest reads it once QEMU runs again.
         send("RUN " + n + " " + (spec.memoryMb() << 20) + " " + spec.pids());
         ExecResult.Outcome outcome = ExecResult.Outcome.EXITED;
         String detail = null;
@@ -400,10 +406,11 @@ final class VmSandbox implements Sandbox {
                 break;
             }
             long now = System.nanoTime();
+            if (pausedAt != 0) continue; // a paused VM runs nothing, so the exec's clocks stand still
             if (killedAt == 0) {
                 if (detail != null) {
                     // interrupted: the command is killed like at a timeout
-                } else if (now - start > timeoutNs) {
+                } else if (now - start - pausedNanos.get() > timeoutNs) {
                     outcome = ExecResult.Outcome.TIMED_OUT;
                     detail = "killed: wall-clock timeout of " + spec.timeout().toMillis() + " ms";
                 } else if (now - lastOutput > idleNs) {
@@ -498,6 +505,52 @@ final class VmSandbox implements Sandbox {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new SandboxException("interrupted");
+        }
+    }
+
+    /**
+     * Stops the whole VM where it stands (SIGSTOP to QEMU: vCPUs, devices and the guest's clock all stop), keeping
+     * its memory and state, as DSec pauses the sandboxes of a preempted job. A running exec's timeouts stop counting.
+     */
+    @Override
+    public void pause() {
+        synchronized (pauseLock) {
+            if (closed.get()) throw new SandboxException("sandbox " + id + " is closed");
+            if (broken != null) throw new SandboxException("sandbox " + id + " is broken: " + broken);
+            if (pausedAt != 0) return;
+            signal("STOP");
+            pausedAt = System.nanoTime();
+        }
+    }
+
+    @Override
+    public void resume() {
+        synchronized (pauseLock) {
+            if (pausedAt == 0 || closed.get()) return;
+            signal("CONT");
+            long now = System.nanoTime();
+            pausedNanos.addAndGet(now - pausedAt);
+            lastOutput = now; // silence while paused is not the command's
+            pausedAt = 0;
+        }
+    }
+
+    /** True between {@link #pause} and {@link #resume}. */
+    boolean isPaused() {
+        return pausedAt != 0;
+    }
+
+    /** Java cannot send SIGSTOP/SIGCONT itself; kill(1) can. */
+    private void signal(String sig) {
+        try {
+            Process k = new ProcessBuilder("kill", "-" + sig, Long.toString(qemu.pid())).redirectErrorStream(true).start();
+            String out = new String(k.getInputStream().readAllBytes()).strip();
+            if (k.waitFor() != 0) throw new SandboxException("sandbox " + id + ": kill -" + sig + " " + qemu.pid() + " failed: " + out);
+        } catch (IOException e) {
+            throw new SandboxException("sandbox " + id + ": cannot run kill -" + sig + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SandboxException("sandbox " + id + ": interrupted while sending SIG" + sig, e);
         }
     }
 

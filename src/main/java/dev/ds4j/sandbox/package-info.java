@@ -30,7 +30,7 @@
  *       $DS4J_HOME/vm/1), booted at create and serving execs over virtio-serial (base64 frames); the
  *       workspace is a 9p share at /workspace; no NIC unless the spec allows network (then QEMU user-mode
  *       networking); per-exec guest cgroup with the spec's memory and pids. TCG here (/dev/kvm is kvm-pvm),
- *       KVM where /dev/kvm runs stock kernels. No pause/resume.</li>
+ *       KVM where /dev/kvm runs stock kernels. Pause/resume stop and continue the whole QEMU process.</li>
  *   <li><b>firecracker</b>: detected only (firecracker on PATH, /dev/kvm and whether it is kvm-pvm);
  *       always reported unavailable, with what was found.</li>
  * </ul>
@@ -47,6 +47,6 @@
  * <h2>Not in this slice</h2>
  * Residue scrubbing before a snapshot, layer data fetched on demand, merging small layers, images for the
  * gvisor and vm substrates, network rules finer than on/off, a disk quota for the workspace, seccomp filters,
- * persistent shells, pause for vm sandboxes, cgroup v2.
+ * persistent shells, cgroup v2.
  */
 package dev.ds4j.sandbox;

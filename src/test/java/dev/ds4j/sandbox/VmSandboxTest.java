@@ -178,6 +178,29 @@ class VmSandboxTest {
     }
 
     @Test
+    void pauseStopsTheWholeVmAndTheExecsClocks() throws Exception {
+        java.util.concurrent.atomic.AtomicReference<ExecResult> result = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread t = Thread.ofPlatform().start(() -> result.set(vm.shell("sleep 2; echo done")));
+        Thread.sleep(300);
+        vm.pause();
+        long pausedFor = TIMEOUT.toMillis() + 1000; // longer than the exec's own timeout
+        Thread.sleep(pausedFor / 2);
+        // QEMU itself is stopped (state T), so nothing in the guest runs.
+        String stat = Files.readString(Path.of("/proc/" + vm.qemuProcess().pid() + "/stat"));
+        assertThat(stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)).isEqualTo("T");
+        Thread.sleep(pausedFor / 2);
+        assertThat(result.get()).as("the exec must not end while paused").isNull();
+        vm.resume();
+        t.join(30_000);
+        ExecResult r = result.get();
+        assertThat(r).isNotNull();
+        assertThat(r.outcome()).as(r.toString()).isEqualTo(ExecResult.Outcome.EXITED);
+        assertThat(r.stdout()).isEqualTo("done\n");
+        assertThat(r.duration().toMillis()).isGreaterThan(pausedFor);
+        assertThat(vm.shell("echo after").stdout()).isEqualTo("after\n");
+    }
+
+    @Test
     void pidsLimitStopsAForkBomb() {
         ExecResult r = vm.shell("for i in $(seq 60); do sleep 1 & done 2>/dev/null; wait; echo done");
         assertThat(r.pidsLimitHits()).as(r.toString()).isPositive();
