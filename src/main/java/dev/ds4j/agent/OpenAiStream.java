@@ -103,7 +103,7 @@ final class OpenAiStream {
         String rawText = raw != null ? raw + (truncated ? "" : ControlToken.EOS.literal) : message(r).toString();
         return new ModelClient.Completion(new ParsedCompletion(r, content.toString(), parsed), rawText,
                 usage == null ? 0 : usage.path("prompt_tokens").asInt(0), usage == null ? 0 : usage.path("completion_tokens").asInt(0),
-                truncated);
+                truncated, OpenAiWire.cachedTokens(usage));
     }
 
     /** What a non-streamed answer's message would have held: the raw text when the server sends no DSML. */

@@ -155,7 +155,7 @@ final class OpenAiWire {
                 : msg.toString();
         JsonNode usage = root.path("usage");
         return new ModelClient.Completion(new ParsedCompletion(reasoning, content == null ? "" : content, calls), raw,
-                usage.path("prompt_tokens").asInt(0), usage.path("completion_tokens").asInt(0), truncated);
+                usage.path("prompt_tokens").asInt(0), usage.path("completion_tokens").asInt(0), truncated, cachedTokens(usage));
     }
 
     private static String text(JsonNode msg, String field, String url) {
@@ -189,5 +189,13 @@ final class OpenAiWire {
 
     private static ModelClientException malformed(String url, String what) {
         return new ModelClientException("POST " + url + ": the response is not a chat completion: " + what, url, 200, 1, null);
+    }
+
+    /**
+     * Prompt tokens the server did not compute again (its prefix cache), as OpenAI reports them
+     * ({@code usage.prompt_tokens_details.cached_tokens}; vLLM and our server do too); 0 when absent.
+     */
+    static int cachedTokens(JsonNode usage) {
+        return usage == null ? 0 : usage.path("prompt_tokens_details").path("cached_tokens").asInt(0);
     }
 }

@@ -167,7 +167,8 @@ class OpenAiModelClientTest {
         ModelClient.Completion whole = client().stream(false).returnRaw(raw).forcedScript(List.of(forced)).build().complete(conv, tools, opts);
         ModelClient.Completion streamed = client().returnRaw(raw).onText(pieces::add).forcedScript(List.of(forced)).build()
                 .complete(conv, tools, opts);
-        assertThat(streamed).isEqualTo(whole);
+        // The second request may hit the server's prefix cache, so only the cached count may differ.
+        assertThat(streamed).usingRecursiveComparison().ignoringFields("cachedPromptTokens").isEqualTo(whole);
         assertThat(pieces).as("text pieces as they arrived").hasSizeGreaterThan(1);
         return streamed;
     }

@@ -100,6 +100,8 @@ class AgentCommandTest {
             assertThat(r.exit()).as(r.err()).isZero();
             assertThat(r.out()).isEqualTo("The script printed sum=42.\n");
             assertThat(r.err()).contains("[call] write_file").contains("sum=42").contains("[end] answered");
+            // Later turns start with the earlier ones: the server's prefix cache says how much it did not compute again.
+            assertThat(r.err()).containsPattern("\\[tokens\\] \\d+ prompt \\(\\d+ reused\\)");
             assertThat(Files.readString(ws.resolve("runs.txt"))).isEqualTo("ran\n");
             // The served name was discovered from /v1/models and logged; the key never is.
             assertThat(Files.readString(run.resolve("trajectory.jsonl"))).contains("\"model\":\"tiny-served\"")
