@@ -32,7 +32,7 @@ import java.util.concurrent.Callable;
                         + "ended the run; 130: interrupted (Ctrl-C; a second Ctrl-C quits at once); 2: bad input.",
                 "Every step is in RUN_DIR/trajectory.jsonl; 'ds4j agent resume RUN_DIR' continues a run that was cut short, "
                         + "answering finished tool calls from the log instead of running them again."},
-        subcommands = {AgentCommand.Resume.class})
+        subcommands = {AgentCommand.Resume.class, AgentShowCommand.class})
 final class AgentCommand implements Callable<Integer> {
 
     @Option(names = "--model", paramLabel = "DIR", description = "local checkpoint directory (with tokenizer.json)")

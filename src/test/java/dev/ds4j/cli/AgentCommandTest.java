@@ -69,6 +69,13 @@ class AgentCommandTest {
                 .contains("sum=42").contains("[end] answered");
         assertThat(Files.readString(ws.resolve("runs.txt"))).isEqualTo("ran\n");
         assertThat(run.resolve("trajectory.jsonl")).isRegularFile();
+        CliRunner.Result show = CliRunner.run("agent", "show", run.toString());
+        assertThat(show.out()).as(show.err()).startsWith("[run] write and run a script (model ")
+                .contains("[call call_0_0] write_file").contains("[result call_1_0, ok").contains("sum=42")
+                .contains("3 model turns").contains("2 tool results (0 failed)").endsWith("the run is finished (answered)\n");
+        CliRunner.Result none = CliRunner.run("agent", "show", tmp.toString());
+        assertThat(none.exit()).isEqualTo(2);
+        assertThat(none.err()).contains("has no trajectory.jsonl");
     }
 
     @Test

@@ -123,6 +123,14 @@ class AgentCrashTest {
         killWhen(child, run, l -> l.contains("\"tool_started\"") && l.contains("call_1_0"),
                 () -> Files.exists(ws.resolve("second.txt")));
 
+        // What the log shows after the crash, before anything resumes it.
+        CliRunner.Result show = CliRunner.run("agent", "show", run.toString());
+        assertThat(show.exit()).as(show.err()).isZero();
+        assertThat(show.out()).contains("[result call_0_0, ok").contains("[started call_1_0] shell")
+                .doesNotContain("[result call_1_0").doesNotContain("[end]")
+                .contains("unfinished: call_1_0 (shell) started without a result; a resume stops there unless --tell-model-unfinished")
+                .contains("the run can be continued: ds4j agent resume " + run);
+
         CliRunner.Result resumed = CliRunner.run("agent", "resume", run.toString());
         assertThat(resumed.exit()).as(resumed.err()).isEqualTo(1);
         assertThat(resumed.err()).contains("refused").contains("call_1_0").contains("shell")
