@@ -50,7 +50,7 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--substrate", defaultValue = "process", paramLabel = "NAME", description = "sandbox substrate for the tools (default process; see 'ds4j sandbox substrates')")
     String substrate;
 
-    @Option(names = "--image", paramLabel = "LAYER", split = ",", description = "process substrate: run the tools on a layered image (EROFS layer files, top first) instead of the host's /usr")
+    @Option(names = "--image", paramLabel = "LAYER", split = ",", description = "process or gvisor substrate: run the tools on a layered image (EROFS layer files, top first) instead of the host's /usr")
     List<Path> image;
 
     @Option(names = "--network", description = "let tool commands use the host's network (default: loopback only)")

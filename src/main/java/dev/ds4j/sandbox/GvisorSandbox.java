@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A sandbox of the gvisor substrate: each exec is a {@code runsc run} container of its own (id: the sandbox's
@@ -14,11 +15,30 @@ import java.util.List;
 final class GvisorSandbox extends CgroupSandbox {
 
     private final GvisorSubstrate substrate;
+    /** The mounted image, or null when the sandbox runs on the host's /usr. */
+    private final GvisorImage image;
 
     GvisorSandbox(GvisorSubstrate substrate, String id, SandboxSpec spec, Path workspace, boolean ownWorkspace,
-                  Path state, CgroupV1 cgroup) {
+                  Path state, CgroupV1 cgroup, GvisorImage image) {
         super(id, spec, workspace, ownWorkspace, state, cgroup);
         this.substrate = substrate;
+        this.image = image;
+    }
+
+    /** Packs what the sandbox changed in its image (outside /workspace) into the EROFS layer {@code layer}. */
+    @Override
+    public Path snapshot(Path layer) {
+        if (image == null)
+            throw new SandboxException("sandbox " + id + " has no image (it runs on the host's /usr), so there is"
+                    + " nothing outside /workspace to snapshot");
+        return whileIdle(() -> Layer.fromDirectory(image.upper(), layer, Layer.Owner.AS_IS));
+    }
+
+    @Override
+    Map<String, String> environment() {
+        Map<String, String> env = super.environment();
+        if (image != null && image.preload() != null) env.put("LD_PRELOAD", image.preload());
+        return env;
     }
 
     @Override
@@ -33,7 +53,7 @@ final class GvisorSandbox extends CgroupSandbox {
     @Override
     Launch launch(List<String> command, long exec) {
         try {
-            substrate.writeBundle(state, command, environment(), workspace, spec);
+            substrate.writeBundle(state, command, environment(), workspace, spec, image);
         } catch (IOException e) {
             throw new SandboxException("sandbox " + id + ": cannot write the OCI bundle: " + e, e);
         }
@@ -65,5 +85,7 @@ final class GvisorSandbox extends CgroupSandbox {
     @Override
     void onClose() {
         for (String c : runscContainers()) substrate.delete(c);
+        if (image != null) image.close();
+        Mounts.detachAllUnder(state);
     }
 }

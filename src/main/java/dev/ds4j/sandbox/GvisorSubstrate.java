@@ -77,6 +77,7 @@ public final class GvisorSubstrate extends DetectingSubstrate {
     private static final Map<Path, String> ROOTFS = new java.util.concurrent.ConcurrentHashMap<>();
 
     private final Path stateRoot;
+    private final LayerMounts layerMounts;
     private String runsc;
 
     /** State (rootfs, runsc's --root, bundles, private workspaces) under /run/ds4j-gvisor. */
@@ -86,6 +87,7 @@ public final class GvisorSubstrate extends DetectingSubstrate {
 
     public GvisorSubstrate(Path stateRoot) {
         this.stateRoot = stateRoot;
+        this.layerMounts = LayerMounts.forStateRoot(stateRoot);
     }
 
     @Override
@@ -212,7 +214,7 @@ public final class GvisorSubstrate extends DetectingSubstrate {
             CgroupSandbox.deleteTree(bundle);
             Path ws = Files.createDirectories(bundle.resolve("workspace"));
             writeBundle(bundle, List.of("/bin/ls", "/"), Map.of("PATH", "/usr/bin:/bin"), ws,
-                    SandboxSpec.defaults());
+                    SandboxSpec.defaults(), null);
             List<String> cmd = new ArrayList<>(runscArgs(false));
             cmd.addAll(List.of("run", "--bundle", bundle.toString(), id));
             String out = run(cmd, 30);
@@ -262,15 +264,20 @@ public final class GvisorSubstrate extends DetectingSubstrate {
                     String n = p.getFileName().toString();
                     if (!CgroupV1.ownerDied(n)) continue;
                     if (dir.equals(runscRoot())) delete(n.split("_sandbox:")[0]);
-                    else CgroupSandbox.deleteTree(p);
+                    else {
+                        // Image overlays and layer mounts outlive their runtime; detached first, or deleting
+                        // would reach into them.
+                        Mounts.detachAllUnder(p);
+                        CgroupSandbox.deleteTree(p);
+                    }
                 }
             }
         }
     }
 
     /** Writes {@code bundle/config.json} for one container running {@code args}. */
-    void writeBundle(Path bundle, List<String> args, Map<String, String> env, Path workspace, SandboxSpec spec)
-            throws IOException {
+    void writeBundle(Path bundle, List<String> args, Map<String, String> env, Path workspace, SandboxSpec spec,
+                     GvisorImage image) throws IOException {
         ObjectNode c = JSON.createObjectNode();
         c.put("ociVersion", "1.0.0");
         ObjectNode proc = c.putObject("process");
@@ -285,21 +292,25 @@ public final class GvisorSubstrate extends DetectingSubstrate {
         proc.put("noNewPrivileges", true);
         // The sentry enforces RLIMIT_NPROC for the sandbox uid: this is the sandbox's process limit.
         proc.putArray("rlimits").addObject().put("type", "RLIMIT_NPROC").put("hard", spec.pids()).put("soft", spec.pids());
-        c.putObject("root").put("path", rootfs().toString()).put("readonly", true);
+        c.putObject("root").put("path", image != null ? image.root().toString() : rootfs().toString()).put("readonly", true);
         c.put("hostname", "sandbox");
         ArrayNode m = c.putArray("mounts");
         m.addObject().put("destination", "/proc").put("type", "proc").put("source", "proc");
         m.addObject().put("destination", "/dev").put("type", "tmpfs").put("source", "tmpfs");
         m.addObject().put("destination", "/tmp").put("type", "tmpfs").put("source", "tmpfs").putArray("options")
                 .add("size=" + spec.memoryMb() + "m").add("nosuid").add("nodev");
-        bind(m, "/usr", "/usr", false);
-        for (String d : List.of("lib32", "libx32", "bin", "sbin", "lib", "lib64")) {
-            Path host = Path.of("/" + d);
-            if (Files.isDirectory(host) && !Files.isSymbolicLink(host)) bind(m, host.toString(), host.toString(), false);
+        if (image != null) {
+            for (GvisorImage.Bind b : image.binds()) bind(m, b.source().toString(), b.destination(), b.writable());
+        } else {
+            bind(m, "/usr", "/usr", false);
+            for (String d : List.of("lib32", "libx32", "bin", "sbin", "lib", "lib64")) {
+                Path host = Path.of("/" + d);
+                if (Files.isDirectory(host) && !Files.isSymbolicLink(host)) bind(m, host.toString(), host.toString(), false);
+            }
+            for (String f : spec.network() ? concat(ProcessSandbox.ETC_ALWAYS, ProcessSandbox.ETC_NETWORK)
+                    : ProcessSandbox.ETC_ALWAYS)
+                if (Files.exists(Path.of(f))) bind(m, f, f, false);
         }
-        for (String f : spec.network() ? concat(ProcessSandbox.ETC_ALWAYS, ProcessSandbox.ETC_NETWORK)
-                : ProcessSandbox.ETC_ALWAYS)
-            if (Files.exists(Path.of(f))) bind(m, f, f, false);
         bind(m, workspace.toString(), "/workspace", true);
         ObjectNode linux = c.putObject("linux");
         ArrayNode ns = linux.putArray("namespaces");
@@ -319,13 +330,11 @@ public final class GvisorSubstrate extends DetectingSubstrate {
     public Sandbox create(SandboxSpec spec) {
         Availability a = availability();
         if (!a.available()) throw new SubstrateUnavailableException(name(), a.reason());
-        if (spec.image() != null)
-            throw new SandboxException("the gvisor substrate does not run images yet (" + spec.image().layers()
-                    + "); use the process substrate");
         // "g" keeps these ids apart from the process substrate's, which share the cgroup name space.
         String id = CgroupV1.PREFIX + ProcessHandle.current().pid() + "-g" + NEXT.incrementAndGet();
         Path state = stateRoot.resolve(id);
         CgroupV1 cg = null;
+        GvisorImage image = null;
         try {
             Files.createDirectory(state, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
             boolean ownWorkspace = spec.workspace() == null;
@@ -336,8 +345,11 @@ public final class GvisorSubstrate extends DetectingSubstrate {
             // backstop for their threads (the sandbox's own process limit is RLIMIT_NPROC in the sentry).
             cg = CgroupV1.create(id, spec.withMemoryMb(spec.memoryMb() + RUNTIME_MB)
                     .withPids((int) Math.min(Integer.MAX_VALUE, 128L + 32L * spec.pids())));
-            return new GvisorSandbox(this, id, spec, ws, ownWorkspace, state, cg);
+            if (spec.image() != null) image = GvisorImage.mount(layerMounts, spec, state, rootfs());
+            return new GvisorSandbox(this, id, spec, ws, ownWorkspace, state, cg, image);
         } catch (IOException | RuntimeException e) {
+            if (image != null) image.close();
+            Mounts.detachAllUnder(state);
             if (cg != null) cg.remove();
             CgroupSandbox.deleteTree(state);
             if (e instanceof SandboxException se) throw se;

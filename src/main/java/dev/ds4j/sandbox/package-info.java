@@ -46,7 +46,7 @@
  *
  * <h2>Not in this slice</h2>
  * Residue scrubbing before a snapshot, layer data fetched on demand, merging small layers, images for the
- * gvisor and vm substrates, network rules finer than on/off, a disk quota for the workspace, seccomp filters,
+ * vm substrate, network rules finer than on/off, a disk quota for the workspace, seccomp filters,
  * persistent shells, cgroup v2.
  */
 package dev.ds4j.sandbox;

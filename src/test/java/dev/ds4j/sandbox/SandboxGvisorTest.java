@@ -333,4 +333,35 @@ class SandboxGvisorTest {
         all.forEach(sb -> assertThat(sb.workspace()).doesNotExist());
         OUTCOMES.put("8 concurrent sandboxes", "no processes, runsc containers, cgroups or state left (" + ms + " ms)");
     }
+
+    @Test
+    void layeredImagesRunUnderGvisorAndSnapshot() throws Exception {
+        assumeTrue(Substrates.onPath("mkfs.erofs") != null, "mkfs.erofs missing: apt-get install -y erofs-utils");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/busybox")), "/usr/bin/busybox missing: apt-get install -y busybox-static");
+        Path dir = Files.createDirectories(base.resolve("image/bin"));
+        Files.copy(Path.of("/usr/bin/busybox"), dir.resolve("busybox"));
+        for (String app : List.of("sh", "cat", "echo", "ls", "rm", "uname", "test"))
+            Files.createSymbolicLink(dir.resolve(app), Path.of("busybox"));
+        Files.createDirectories(base.resolve("image/etc"));
+        Files.writeString(base.resolve("image/etc/greeting"), "from the image\n");
+        Path layer = Layer.fromDirectory(base.resolve("image"), base.resolve("base.erofs"));
+        Path snap = base.resolve("snap.erofs");
+        String mine = CgroupV1.PREFIX + ProcessHandle.current().pid() + "-";
+        try (GvisorSandbox a = create(spec().withImage(Image.of(layer)));
+             GvisorSandbox b = create(spec().withImage(Image.of(layer)))) {
+            ExecResult r = a.shell("uname -r; cat /etc/greeting; test -e /usr/bin/bwrap && echo host-visible || echo host-hidden;"
+                    + " echo changed > /etc/greeting; rm /bin/rm");
+            assertThat(r.stdout()).as(r.toString()).isEqualTo("4.4.0\nfrom the image\nhost-hidden\n");
+            assertThat(b.shell("cat /etc/greeting; test -e /bin/rm && echo rm-present").stdout())
+                    .as("a second sandbox on the same image").isEqualTo("from the image\nrm-present\n");
+            a.snapshot(snap);
+        }
+        try (GvisorSandbox c = create(spec().withImage(Image.of(snap, layer)))) {
+            assertThat(c.shell("cat /etc/greeting; test -e /bin/rm || echo rm-gone").stdout()).isEqualTo("changed\nrm-gone\n");
+        }
+        List<String> mounts = Files.readAllLines(Path.of("/proc/self/mountinfo")).stream().map(l -> l.split(" ")[4])
+                .filter(mp -> mp.contains(mine)).toList();
+        assertThat(mounts).as("image mounts left after close").isEmpty();
+        OUTCOMES.put("writing to the image (layered EROFS under gVisor)", "confined to the sandbox's overlay; snapshot carries it");
+    }
 }
