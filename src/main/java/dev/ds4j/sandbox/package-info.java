@@ -24,7 +24,7 @@
  *       network ({@code --network=none}) unless allowed ({@code --network=host}); runsc runs with
  *       {@code --ignore-cgroups} inside the same cgroup v1 directories, so limits, timeouts, close and pause
  *       are the process substrate's code ({@link dev.ds4j.sandbox.CgroupSandbox}); the process count is the
- *       sentry's RLIMIT_NPROC.</li>
+ *       sentry's RLIMIT_NPROC. Images and snapshots as for process ({@link dev.ds4j.sandbox.GvisorImage}).</li>
  *   <li><b>vm</b> ({@link dev.ds4j.sandbox.VmSubstrate}): one QEMU VM per sandbox with its own kernel (stock
  *       Debian 6.1 + a busybox initramfs built by {@code tools/vm-image.sh}, cached in ~/.cache/ds4j/vm/1 or
  *       $DS4J_HOME/vm/1), booted at create and serving execs over virtio-serial (base64 frames); the
