@@ -71,6 +71,9 @@ public final class VmSubstrate implements Substrate {
     public Sandbox create(SandboxSpec spec) {
         String qemu = Substrates.onPath("qemu-system-x86_64");
         if (qemu == null) throw new SubstrateUnavailableException(name(), availability().reason());
+        if (spec.image() != null)
+            throw new SandboxException("the vm substrate boots its own guest image and cannot use layered images yet ("
+                    + spec.image().layers() + "); use the process or gvisor substrate");
         VmImage img;
         try {
             img = VmImage.load(imageDir);

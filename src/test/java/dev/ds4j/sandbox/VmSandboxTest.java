@@ -222,6 +222,13 @@ class VmSandboxTest {
     }
 
     @Test
+    void aLayeredImageIsRefusedNotIgnored(@TempDir Path dir) throws IOException {
+        Path layer = Files.writeString(dir.resolve("base.erofs"), "not read: the substrate refuses before mounting");
+        assertThatThrownBy(() -> new VmSubstrate().create(SandboxSpec.defaults().withImage(Image.of(layer))))
+                .isInstanceOf(SandboxException.class).hasMessageContaining("cannot use layered images");
+    }
+
+    @Test
     void missingImageMakesTheSubstrateUnavailableWithTheFix(@TempDir Path empty) {
         VmSubstrate sub = new VmSubstrate(empty, Duration.ofSeconds(1));
         assertThat(sub.availability().available()).isFalse();
