@@ -49,24 +49,25 @@ abstract sealed class CgroupSandbox implements Sandbox permits ProcessSandbox, G
     final boolean ownWorkspace;
     final Path state;
     final CgroupV1 cgroup;
+    /** The mounted layered image, or null when the sandbox runs on the host's /usr. */
+    final ImageRoot image;
     private final ReentrantLock execLock = new ReentrantLock();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicLong execs = new AtomicLong();
     /** The running exec's launcher (this JVM's child), which a kill leaves to exit by itself (see CgroupV1.killAll). */
     private volatile Process current;
-    /** Pause state; the exec's clocks (when it last wrote, how long it has been paused) are shifted on resume. */
-    private final Object pauseLock = new Object();
-    private volatile long pausedAt; // System.nanoTime() of pause(), 0 when running
-    private final AtomicLong pausedNanos = new AtomicLong();
-    private final AtomicLong lastOutput = new AtomicLong();
+    /** The running exec's clocks and the pause state that stops them. */
+    private final ExecClock clock = new ExecClock();
 
-    CgroupSandbox(String id, SandboxSpec spec, Path workspace, boolean ownWorkspace, Path state, CgroupV1 cgroup) {
+    CgroupSandbox(String id, SandboxSpec spec, Path workspace, boolean ownWorkspace, Path state, CgroupV1 cgroup,
+                  ImageRoot image) {
         this.id = id;
         this.spec = spec;
         this.workspace = workspace;
         this.ownWorkspace = ownWorkspace;
         this.state = state;
         this.cgroup = cgroup;
+        this.image = image;
     }
 
     /** One exec's launcher command line, run as root after the wrapper joined the cgroups. */
@@ -102,12 +103,20 @@ abstract sealed class CgroupSandbox implements Sandbox permits ProcessSandbox, G
     void onClose() {
     }
 
-    /** Runs {@code work} while no exec runs (and none can start), on an open sandbox. */
-    <T> T whileIdle(java.util.function.Supplier<T> work) {
+    /**
+     * Packs the overlay's upper directory into {@code layer}. Under the exec lock no process of this sandbox runs
+     * (none outlives its exec), so the upper is not changing while mkfs.erofs reads it; the overlay stays mounted
+     * and the sandbox usable. Owners are kept as they are in the upper.
+     */
+    @Override
+    public Path snapshot(Path layer) {
+        if (image == null)
+            throw new SandboxException("sandbox " + id + " has no image (it runs on the host's /usr), so there is"
+                    + " nothing outside /workspace to snapshot");
         execLock.lock();
         try {
             if (closed.get()) throw new SandboxException("sandbox " + id + " is closed");
-            return work.get();
+            return Layer.fromDirectory(image.upper(), layer, Layer.Owner.AS_IS);
         } finally {
             execLock.unlock();
         }
@@ -168,9 +177,7 @@ abstract sealed class CgroupSandbox implements Sandbox permits ProcessSandbox, G
         if (stdin == null) pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         long oom0 = cgroup.oomKills(), pids0 = cgroup.pidsLimitHits();
         CappedOutput out = new CappedOutput(spec.outputCapBytes()), err = new CappedOutput(spec.outputCapBytes());
-        long start = System.nanoTime();
-        lastOutput.set(start);
-        pausedNanos.set(0);
+        long start = clock.start();
         Process p;
         try {
             p = pb.start();
@@ -178,8 +185,8 @@ abstract sealed class CgroupSandbox implements Sandbox permits ProcessSandbox, G
             throw new SandboxException("sandbox " + id + ": cannot start /bin/sh: " + e.getMessage(), e);
         }
         current = p;
-        Thread tOut = Thread.ofVirtual().start(() -> out.drain(p.getInputStream(), lastOutput::set));
-        Thread tErr = Thread.ofVirtual().start(() -> err.drain(p.getErrorStream(), lastOutput::set));
+        Thread tOut = Thread.ofVirtual().start(() -> out.drain(p.getInputStream(), clock::output));
+        Thread tErr = Thread.ofVirtual().start(() -> err.drain(p.getErrorStream(), clock::output));
         if (stdin != null) {
             Thread.ofVirtual().start(() -> {
                 try (OutputStream o = p.getOutputStream()) {
@@ -209,13 +216,13 @@ abstract sealed class CgroupSandbox implements Sandbox permits ProcessSandbox, G
                 detail = "killed: the sandbox was closed";
                 break;
             }
-            if (pausedAt != 0) continue; // a paused command is not running, so its clocks stand still
-            if (now - start - pausedNanos.get() > timeoutNs) {
+            if (clock.paused()) continue; // a paused command is not running, so its clocks stand still
+            if (clock.running(now) > timeoutNs) {
                 outcome = ExecResult.Outcome.TIMED_OUT;
                 detail = "killed: wall-clock timeout of " + spec.timeout().toMillis() + " ms";
                 break;
             }
-            if (now - lastOutput.get() > idleNs) {
+            if (clock.silent(now) > idleNs) {
                 outcome = ExecResult.Outcome.IDLE_TIMED_OUT;
                 detail = "killed: no output for " + spec.idleTimeout().toMillis() + " ms";
                 break;
@@ -279,33 +286,24 @@ abstract sealed class CgroupSandbox implements Sandbox permits ProcessSandbox, G
 
     @Override
     public void pause() {
-        synchronized (pauseLock) {
+        clock.pause(() -> {
             if (closed.get()) throw new SandboxException("sandbox " + id + " is closed");
-            if (pausedAt != 0) return;
-            pausedAt = System.nanoTime();
+        }, () -> {
             if (!cgroup.freezeAll(KILL_WAIT_MS)) {
                 cgroup.thawAll();
-                pausedAt = 0;
                 throw new SandboxException("sandbox " + id + ": processes did not freeze within " + KILL_WAIT_MS + " ms");
             }
-        }
+        });
     }
 
     @Override
     public void resume() {
-        synchronized (pauseLock) {
-            if (pausedAt == 0 || closed.get()) return;
-            cgroup.thawAll();
-            long now = System.nanoTime();
-            pausedNanos.addAndGet(now - pausedAt);
-            lastOutput.set(now); // silence while paused is not the command's
-            pausedAt = 0;
-        }
+        clock.resume(closed::get, cgroup::thawAll);
     }
 
     /** True between {@link #pause} and {@link #resume}. */
     boolean isPaused() {
-        return pausedAt != 0;
+        return clock.paused();
     }
 
     @Override
@@ -331,6 +329,13 @@ abstract sealed class CgroupSandbox implements Sandbox permits ProcessSandbox, G
             } catch (SandboxException e) {
                 if (failure == null) failure = e;
             }
+            try {
+                if (image != null) image.close();
+            } catch (SandboxException e) {
+                if (failure == null) failure = e;
+            }
+            // A mount left under the state directory would have its files deleted through it; detach first.
+            Mounts.detachAllUnder(state);
             if (ownWorkspace) deleteTree(workspace);
             deleteTree(state);
         } finally {

@@ -10,75 +10,65 @@ import java.util.List;
 
 /**
  * A layered image under a gvisor sandbox: the same mounted image as the process substrate's ({@link ImageRoot}:
- * shared read-only EROFS layers, a per-sandbox overlay on a tmpfs), given to runsc as OCI bind mounts.
+ * shared read-only EROFS layers, a per-sandbox overlay on a tmpfs), given to runsc as OCI bind mounts built from
+ * {@link ImageRoot#entries()}.
  *
  * <p>The container's root is a read-only directory of our own holding only mount points (and the image's top-level
  * links), and each top-level entry of the merged tree is bound onto it, exactly as the process substrate binds them
  * into bwrap. Making the merged tree itself the root would let runsc create its mount points (/proc, /dev, /tmp,
  * /workspace) in the overlay's upper, and every snapshot would carry them.
  *
+ * <p>The mount itself (and its release, and snapshots) is {@link CgroupSandbox}'s, as for the process substrate.
+ *
  * <p>Under this runsc, glibc's {@code ls}/{@code stat} fail with EINVAL (see {@link GvisorSubstrate}); the shim that
  * fixes it is bound at {@code /.ds4j} and preloaded through {@code LD_PRELOAD} when the image has glibc's loader
  * (the image's own /etc is left as it is).
  */
-final class GvisorImage implements AutoCloseable {
+final class GvisorImage {
     /** One OCI bind mount. */
     record Bind(Path source, String destination, boolean writable) {}
 
     private static final String SHIM_DIR = "/.ds4j";
 
-    private final ImageRoot image;
     private final Path root;
     private final List<Bind> binds;
     private final String preload;
 
-    private GvisorImage(ImageRoot image, Path root, List<Bind> binds, String preload) {
-        this.image = image;
+    private GvisorImage(Path root, List<Bind> binds, String preload) {
         this.root = root;
         this.binds = List.copyOf(binds);
         this.preload = preload;
     }
 
     /**
-     * Mounts {@code spec.image()} for the sandbox with state directory {@code state}; {@code jvmRoot} is the
-     * substrate's shared root, which holds the runtime's passwd/group and the statx shim.
+     * The OCI form of the mounted {@code image} for the sandbox with state directory {@code state};
+     * {@code jvmRoot} is the substrate's shared root, which holds the statx shim.
      */
-    static GvisorImage mount(LayerMounts layers, SandboxSpec spec, Path state, Path jvmRoot) throws IOException {
-        Path etc = jvmRoot.resolve("etc");
-        ImageRoot image = ImageRoot.mount(layers, spec.image(), state, etc, spec.network(), spec.memoryMb() << 20);
-        try {
-            Path root = Files.createDirectory(state.resolve("oci-root"),
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
-            for (String d : List.of("proc", "dev", "tmp", "workspace", SHIM_DIR.substring(1)))
-                Files.createDirectory(root.resolve(d));
-            List<Bind> binds = new ArrayList<>();
-            // ImageRoot's bwrap arguments are triples: (--bind | --ro-bind | --ro-bind-try | --symlink, from, to).
-            List<String> a = image.bwrapArgs();
-            for (int i = 0; i + 2 < a.size(); i += 3) {
-                String op = a.get(i), from = a.get(i + 1), to = a.get(i + 2);
-                switch (op) {
-                    case "--symlink" -> Files.createSymbolicLink(root.resolve(to.substring(1)), Path.of(from));
-                    case "--bind", "--ro-bind", "--ro-bind-try" -> {
-                        Path src = Path.of(from);
-                        if (op.equals("--ro-bind-try") && !Files.exists(src)) continue;
-                        if (to.lastIndexOf('/') == 0) mountPoint(root.resolve(to.substring(1)), src);
-                        binds.add(new Bind(src, to, op.equals("--bind")));
-                    }
-                    default -> throw new SandboxException("unexpected image argument " + op);
+    static GvisorImage of(ImageRoot image, Path state, Path jvmRoot) throws IOException {
+        Path root = Files.createDirectory(state.resolve("oci-root"),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        for (String d : List.of("proc", "dev", "tmp", "workspace", SHIM_DIR.substring(1)))
+            Files.createDirectory(root.resolve(d));
+        List<Bind> binds = new ArrayList<>();
+        for (ImageRoot.Entry e : image.entries()) {
+            switch (e.kind()) {
+                case SYMLINK -> Files.createSymbolicLink(root.resolve(e.to().substring(1)), Path.of(e.from()));
+                case BIND, READ_ONLY_BIND, READ_ONLY_BIND_IF_PRESENT -> {
+                    Path src = Path.of(e.from());
+                    if (e.kind() == ImageRoot.Entry.Kind.READ_ONLY_BIND_IF_PRESENT && !Files.exists(src)) continue;
+                    if (e.to().lastIndexOf('/') == 0) mountPoint(root.resolve(e.to().substring(1)), src);
+                    binds.add(new Bind(src, e.to(), e.kind() == ImageRoot.Entry.Kind.BIND));
                 }
             }
-            String preload = null;
-            Path shim = jvmRoot.resolve(GvisorSubstrate.COMPAT_SO.substring(1));
-            if (Files.exists(shim) && hasGlibcLoader(image.merged())) {
-                binds.add(new Bind(shim.getParent(), SHIM_DIR, false));
-                preload = SHIM_DIR + "/" + shim.getFileName();
-            }
-            Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("r-xr-xr-x"));
-            return new GvisorImage(image, root, binds, preload);
-        } catch (IOException | RuntimeException e) {
-            image.close();
-            throw e;
         }
+        String preload = null;
+        Path shim = jvmRoot.resolve(GvisorSubstrate.COMPAT_SO.substring(1));
+        if (Files.exists(shim) && hasGlibcLoader(image.merged())) {
+            binds.add(new Bind(shim.getParent(), SHIM_DIR, false));
+            preload = SHIM_DIR + "/" + shim.getFileName();
+        }
+        Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("r-xr-xr-x"));
+        return new GvisorImage(root, binds, preload);
     }
 
     private static void mountPoint(Path at, Path source) throws IOException {
@@ -102,10 +92,4 @@ final class GvisorImage implements AutoCloseable {
 
     /** LD_PRELOAD for the statx shim, or null (no glibc in the image, or no shim). */
     String preload() { return preload; }
-
-    /** The sandbox's changes to the image. */
-    Path upper() { return image.upper(); }
-
-    @Override
-    public void close() { image.close(); }
 }

@@ -15,29 +15,20 @@ import java.util.Map;
 final class GvisorSandbox extends CgroupSandbox {
 
     private final GvisorSubstrate substrate;
-    /** The mounted image, or null when the sandbox runs on the host's /usr. */
-    private final GvisorImage image;
+    /** How runsc is given the image (null without one). */
+    private final GvisorImage oci;
 
     GvisorSandbox(GvisorSubstrate substrate, String id, SandboxSpec spec, Path workspace, boolean ownWorkspace,
-                  Path state, CgroupV1 cgroup, GvisorImage image) {
-        super(id, spec, workspace, ownWorkspace, state, cgroup);
+                  Path state, CgroupV1 cgroup, ImageRoot image, GvisorImage oci) {
+        super(id, spec, workspace, ownWorkspace, state, cgroup, image);
         this.substrate = substrate;
-        this.image = image;
-    }
-
-    /** Packs what the sandbox changed in its image (outside /workspace) into the EROFS layer {@code layer}. */
-    @Override
-    public Path snapshot(Path layer) {
-        if (image == null)
-            throw new SandboxException("sandbox " + id + " has no image (it runs on the host's /usr), so there is"
-                    + " nothing outside /workspace to snapshot");
-        return whileIdle(() -> Layer.fromDirectory(image.upper(), layer, Layer.Owner.AS_IS));
+        this.oci = oci;
     }
 
     @Override
     Map<String, String> environment() {
         Map<String, String> env = super.environment();
-        if (image != null && image.preload() != null) env.put("LD_PRELOAD", image.preload());
+        if (oci != null && oci.preload() != null) env.put("LD_PRELOAD", oci.preload());
         return env;
     }
 
@@ -53,7 +44,7 @@ final class GvisorSandbox extends CgroupSandbox {
     @Override
     Launch launch(List<String> command, long exec) {
         try {
-            substrate.writeBundle(state, command, environment(), workspace, spec, image);
+            substrate.writeBundle(state, command, environment(), workspace, spec, oci);
         } catch (IOException e) {
             throw new SandboxException("sandbox " + id + ": cannot write the OCI bundle: " + e, e);
         }
@@ -85,7 +76,5 @@ final class GvisorSandbox extends CgroupSandbox {
     @Override
     void onClose() {
         for (String c : runscContainers()) substrate.delete(c);
-        if (image != null) image.close();
-        Mounts.detachAllUnder(state);
     }
 }

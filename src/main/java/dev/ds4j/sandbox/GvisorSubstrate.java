@@ -334,7 +334,7 @@ public final class GvisorSubstrate extends DetectingSubstrate {
         String id = CgroupV1.PREFIX + ProcessHandle.current().pid() + "-g" + NEXT.incrementAndGet();
         Path state = stateRoot.resolve(id);
         CgroupV1 cg = null;
-        GvisorImage image = null;
+        ImageRoot image = null;
         try {
             Files.createDirectory(state, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
             boolean ownWorkspace = spec.workspace() == null;
@@ -345,11 +345,19 @@ public final class GvisorSubstrate extends DetectingSubstrate {
             // backstop for their threads (the sandbox's own process limit is RLIMIT_NPROC in the sentry).
             cg = CgroupV1.create(id, spec.withMemoryMb(spec.memoryMb() + RUNTIME_MB)
                     .withPids((int) Math.min(Integer.MAX_VALUE, 128L + 32L * spec.pids())));
-            if (spec.image() != null) image = GvisorImage.mount(layerMounts, spec, state, rootfs());
-            return new GvisorSandbox(this, id, spec, ws, ownWorkspace, state, cg, image);
+            GvisorImage oci = null;
+            if (spec.image() != null) {
+                image = ImageRoot.mount(layerMounts, spec.image(), state, rootfs().resolve("etc"), spec.network(),
+                        spec.memoryMb() << 20);
+                oci = GvisorImage.of(image, state, rootfs());
+            }
+            return new GvisorSandbox(this, id, spec, ws, ownWorkspace, state, cg, image, oci);
         } catch (IOException | RuntimeException e) {
-            if (image != null) image.close();
-            Mounts.detachAllUnder(state);
+            try {
+                if (image != null) image.close();
+            } finally {
+                Mounts.detachAllUnder(state);
+            }
             if (cg != null) cg.remove();
             CgroupSandbox.deleteTree(state);
             if (e instanceof SandboxException se) throw se;

@@ -32,17 +32,25 @@ final class ImageRoot implements AutoCloseable {
     private final LayerMounts layers;
     private final List<Path> layerDirs;
     private final Path rw, upper, merged;
-    private final List<String> bwrapArgs;
+    private final List<Entry> entries;
     private boolean closed;
 
-    private ImageRoot(LayerMounts layers, List<Path> layerDirs, Path rw, Path upper, Path merged,
-                      List<String> bwrapArgs) {
+    /**
+     * One piece of the sandbox's root: a link recreated as a link ({@code from} is its target), or a host path
+     * bound at {@code to}; {@code ifPresent} binds are skipped when the source is missing. The substrates turn these
+     * into their own terms (bwrap flags, OCI mounts), so the choice of what the root holds is made here once.
+     */
+    record Entry(Kind kind, String from, String to) {
+        enum Kind { SYMLINK, BIND, READ_ONLY_BIND, READ_ONLY_BIND_IF_PRESENT }
+    }
+
+    private ImageRoot(LayerMounts layers, List<Path> layerDirs, Path rw, Path upper, Path merged, List<Entry> entries) {
         this.layers = layers;
         this.layerDirs = layerDirs;
         this.rw = rw;
         this.upper = upper;
         this.merged = merged;
-        this.bwrapArgs = bwrapArgs;
+        this.entries = List.copyOf(entries);
     }
 
     /**
@@ -70,7 +78,7 @@ final class ImageRoot implements AutoCloseable {
                     + ",upperdir=" + upper + ",workdir=" + work + ",redirect_dir=off,index=off,metacopy=off";
             Mounts.mount("overlay", merged, "overlay", Mounts.MS_NOSUID | Mounts.MS_NODEV, opts);
             overlay = true;
-            return new ImageRoot(layers, dirs, rw, upper, merged, rootArgs(merged, etc, ownEtc, network));
+            return new ImageRoot(layers, dirs, rw, upper, merged, rootEntries(merged, etc, ownEtc, network));
         } catch (IOException | RuntimeException e) {
             if (overlay) Mounts.unmount(merged);
             if (tmpfs) Mounts.unmount(rw);
@@ -80,8 +88,8 @@ final class ImageRoot implements AutoCloseable {
         }
     }
 
-    private static List<String> rootArgs(Path merged, Path etc, Path ownEtc, boolean network) throws IOException {
-        List<String> a = new ArrayList<>();
+    private static List<Entry> rootEntries(Path merged, Path etc, Path ownEtc, boolean network) throws IOException {
+        List<Entry> a = new ArrayList<>();
         List<Path> top;
         try (var s = Files.list(merged)) {
             top = s.sorted().toList();
@@ -89,9 +97,9 @@ final class ImageRoot implements AutoCloseable {
         for (Path p : top) {
             String name = p.getFileName().toString();
             if (RESERVED.contains(name)) continue;
-            if (Files.isSymbolicLink(p)) a.addAll(List.of("--symlink", Files.readSymbolicLink(p).toString(), "/" + name));
+            if (Files.isSymbolicLink(p)) a.add(new Entry(Entry.Kind.SYMLINK, Files.readSymbolicLink(p).toString(), "/" + name));
             else if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) || Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
-                a.addAll(List.of("--bind", p.toString(), "/" + name));
+                a.add(new Entry(Entry.Kind.BIND, p.toString(), "/" + name));
         }
         Path imageEtc = merged.resolve("etc");
         if (!Files.isDirectory(imageEtc, LinkOption.NOFOLLOW_LINKS)) return a;
@@ -101,12 +109,12 @@ final class ImageRoot implements AutoCloseable {
             Path ours = Files.writeString(ownEtc.resolve(f),
                     withSandboxUser(Files.readString(theirs), Files.readString(etc.resolve(f))));
             Files.setPosixFilePermissions(ours, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-            a.addAll(List.of("--ro-bind", ours.toString(), "/etc/" + f));
+            a.add(new Entry(Entry.Kind.READ_ONLY_BIND, ours.toString(), "/etc/" + f));
         }
         if (network) {
             for (String f : NETWORK_ETC)
                 if (Files.isRegularFile(imageEtc.resolve(f), LinkOption.NOFOLLOW_LINKS))
-                    a.addAll(List.of("--ro-bind-try", "/etc/" + f, "/etc/" + f));
+                    a.add(new Entry(Entry.Kind.READ_ONLY_BIND_IF_PRESENT, "/etc/" + f, "/etc/" + f));
         }
         return a;
     }
@@ -126,9 +134,24 @@ final class ImageRoot implements AutoCloseable {
         return b.toString();
     }
 
-    /** bwrap arguments that build the root from the merged tree (no /proc, /dev, /tmp or /workspace). */
+    /** What builds the root from the merged tree, in order (no /proc, /dev, /tmp or /workspace). */
+    List<Entry> entries() {
+        return entries;
+    }
+
+    /** {@link #entries} as bwrap arguments. */
     List<String> bwrapArgs() {
-        return bwrapArgs;
+        List<String> a = new ArrayList<>();
+        for (Entry e : entries) {
+            String flag = switch (e.kind()) {
+                case SYMLINK -> "--symlink";
+                case BIND -> "--bind";
+                case READ_ONLY_BIND -> "--ro-bind";
+                case READ_ONLY_BIND_IF_PRESENT -> "--ro-bind-try";
+            };
+            a.addAll(List.of(flag, e.from(), e.to()));
+        }
+        return a;
     }
 
     /** The overlay's writable directory: the sandbox's changes to the image. */

@@ -19,14 +19,11 @@ final class ProcessSandbox extends CgroupSandbox {
             "/etc/gai.conf", "/etc/ssl", "/etc/ca-certificates");
 
     private final ProcessSubstrate substrate;
-    /** The mounted image, or null when the sandbox runs on the host's /usr. */
-    private final ImageRoot root;
 
     ProcessSandbox(ProcessSubstrate substrate, String id, SandboxSpec spec, Path workspace, boolean ownWorkspace,
-                   Path state, CgroupV1 cgroup, ImageRoot root) {
-        super(id, spec, workspace, ownWorkspace, state, cgroup);
+                   Path state, CgroupV1 cgroup, ImageRoot image) {
+        super(id, spec, workspace, ownWorkspace, state, cgroup, image);
         this.substrate = substrate;
-        this.root = root;
     }
 
     @Override
@@ -42,7 +39,7 @@ final class ProcessSandbox extends CgroupSandbox {
         a.addAll(List.of("--unshare-user", "--uid", "" + ProcessSubstrate.SANDBOX_UID, "--gid",
                 "" + ProcessSubstrate.SANDBOX_UID, "--disable-userns", "--die-with-parent", "--new-session",
                 "--hostname", "sandbox"));
-        if (root != null) a.addAll(root.bwrapArgs());
+        if (image != null) a.addAll(image.bwrapArgs());
         else a.addAll(hostRootArgs());
         a.addAll(List.of("--proc", "/proc", "--dev", "/dev",
                 "--size", Long.toString(spec.memoryMb() << 20), "--tmpfs", "/tmp",
@@ -89,28 +86,8 @@ final class ProcessSandbox extends CgroupSandbox {
         return new Launch(cmd, info, info, "bwrap");
     }
 
-    /**
-     * Packs the overlay's upper directory into {@code layer}. Run while no exec is (none of this sandbox's
-     * processes outlives its exec), so the upper is not changing while mkfs.erofs reads it; the overlay stays
-     * mounted and the sandbox usable. Owners are kept as they are in the upper.
-     */
-    @Override
-    public Path snapshot(Path layer) {
-        if (root == null)
-            throw new SandboxException("sandbox " + id + " has no image (it runs on the host's /usr), so there is"
-                    + " nothing outside /workspace to snapshot");
-        return whileIdle(() -> Layer.fromDirectory(root.upper(), layer, Layer.Owner.AS_IS));
-    }
-
     /** The image's merged tree as the host sees it (null without an image); for tests. */
     Path imageRoot() {
-        return root == null ? null : root.merged();
-    }
-
-    @Override
-    void onClose() {
-        if (root != null) root.close();
-        // A mount left under the state directory would have its files deleted through it; detach first.
-        Mounts.detachAllUnder(state);
+        return image == null ? null : image.merged();
     }
 }

@@ -72,11 +72,8 @@ final class VmSandbox implements Sandbox {
     private final List<SocketChannel> channels = new ArrayList<>();
     private volatile String broken;
     private volatile Stream outStream, errStream;
-    private volatile long lastOutput;
-    /** Pause state: QEMU stopped with SIGSTOP; a running exec's clocks stand still meanwhile. */
-    private final Object pauseLock = new Object();
-    private volatile long pausedAt; // System.nanoTime() of pause(), 0 when running
-    private final java.util.concurrent.atomic.AtomicLong pausedNanos = new java.util.concurrent.atomic.AtomicLong();
+    /** The running exec's clocks; a pause (SIGSTOP to QEMU) stops them. */
+    private final ExecClock clock = new ExecClock();
     private String guestKernel;
     private Duration bootTime;
     private long execs;
@@ -255,7 +252,7 @@ final class VmSandbox implements Sandbox {
                     if (s != null) s.end().countDown();
                 } else if (line.length > 0 && line[0] == 'D') {
                     byte[] data = Base64.getDecoder().decode(java.util.Arrays.copyOfRange(line, 1, line.length));
-                    lastOutput = System.nanoTime();
+                    clock.output(System.nanoTime());
                     if (s != null) s.sink().write(data, 0, data.length);
                 } else {
                     markBroken("protocol error on port " + port + ": a line starting with " + (line.length == 0 ? "nothing"
@@ -371,9 +368,7 @@ final class VmSandbox implements Sandbox {
         outStream = out;
         errStream = err;
         ctlLines.removeIf(l -> !l.equals("EOF"));
-        long start = System.nanoTime();
-        lastOutput = start;
-        pausedNanos.set(0);
+        long start = clock.start();
         // Sent even while paused: the socket holds it, and the guest reads it once QEMU runs again.
         send("RUN " + n + " " + (spec.memoryMb() << 20) + " " + spec.pids());
         ExecResult.Outcome outcome = ExecResult.Outcome.EXITED;
@@ -406,14 +401,14 @@ final class VmSandbox implements Sandbox {
                 break;
             }
             long now = System.nanoTime();
-            if (pausedAt != 0) continue; // a paused VM runs nothing, so the exec's clocks stand still
+            if (clock.paused()) continue; // a paused VM runs nothing, so the exec's clocks stand still
             if (killedAt == 0) {
                 if (detail != null) {
                     // interrupted: the command is killed like at a timeout
-                } else if (now - start - pausedNanos.get() > timeoutNs) {
+                } else if (clock.running(now) > timeoutNs) {
                     outcome = ExecResult.Outcome.TIMED_OUT;
                     detail = "killed: wall-clock timeout of " + spec.timeout().toMillis() + " ms";
-                } else if (now - lastOutput > idleNs) {
+                } else if (clock.silent(now) > idleNs) {
                     outcome = ExecResult.Outcome.IDLE_TIMED_OUT;
                     detail = "killed: no output for " + spec.idleTimeout().toMillis() + " ms";
                 }
@@ -514,30 +509,20 @@ final class VmSandbox implements Sandbox {
      */
     @Override
     public void pause() {
-        synchronized (pauseLock) {
+        clock.pause(() -> {
             if (closed.get()) throw new SandboxException("sandbox " + id + " is closed");
             if (broken != null) throw new SandboxException("sandbox " + id + " is broken: " + broken);
-            if (pausedAt != 0) return;
-            signal("STOP");
-            pausedAt = System.nanoTime();
-        }
+        }, () -> signal("STOP"));
     }
 
     @Override
     public void resume() {
-        synchronized (pauseLock) {
-            if (pausedAt == 0 || closed.get()) return;
-            signal("CONT");
-            long now = System.nanoTime();
-            pausedNanos.addAndGet(now - pausedAt);
-            lastOutput = now; // silence while paused is not the command's
-            pausedAt = 0;
-        }
+        clock.resume(closed::get, () -> signal("CONT"));
     }
 
     /** True between {@link #pause} and {@link #resume}. */
     boolean isPaused() {
-        return pausedAt != 0;
+        return clock.paused();
     }
 
     /** Java cannot send SIGSTOP/SIGCONT itself; kill(1) can. */
