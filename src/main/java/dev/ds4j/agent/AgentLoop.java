@@ -185,10 +185,8 @@ public final class AgentLoop {
                         listener.toolFinished(call, resultText, res.ok(), false, tf - ts);
                     }
                     case ReplayDecision.Refuse f -> {
-                        var prior = previous.call(step, call.name(), call.argumentsJson());
-                        boolean unfinished = prior.isPresent() && !prior.get().isFinished()
-                                && prior.get().started().callId().equals(call.id());
-                        if (!tellModelUnfinished || !unfinished) {
+                        // Answered in the model's place only under the id it was logged with (not a match by position).
+                        if (!tellModelUnfinished || !f.unfinished() || previous.call(call.id()).isEmpty()) {
                             // The tool may already have taken effect; running it again could do harm twice, so stop.
                             return end(log, "refused: " + f.reason(), conversation, executed, replayed);
                         }

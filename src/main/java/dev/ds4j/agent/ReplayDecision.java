@@ -21,8 +21,9 @@ public sealed interface ReplayDecision {
     /**
      * Do not run the tool: it may already have taken effect (started, no result, not idempotent), or the resumed
      * run asks something else under a logged call id. The caller surfaces the reason instead of guessing.
+     * {@code unfinished}: the first case (the call as logged started and has no result), not a divergence.
      */
-    record Refuse(String reason) implements ReplayDecision {
+    record Refuse(String reason, boolean unfinished) implements ReplayDecision {
         public Refuse { Objects.requireNonNull(reason, "reason"); }
     }
 }

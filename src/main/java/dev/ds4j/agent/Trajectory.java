@@ -88,7 +88,7 @@ public final class Trajectory {
         if (!s.tool().equals(tool) || !argsKey(s.argumentsJson()).equals(argsKey(argumentsJson))) {
             return new ReplayDecision.Refuse("call " + callId + " is logged as " + s.tool() + " " + s.argumentsJson()
                     + " (step " + s.step() + ") but is now asked as " + tool + " " + argumentsJson
-                    + ": the resumed run diverged from the log");
+                    + ": the resumed run diverged from the log", false);
         }
         if (c.isFinished()) return new ReplayDecision.UseRecorded(c.finished());
         if (idempotent && s.idempotent()) {
@@ -98,7 +98,7 @@ public final class Trajectory {
         return new ReplayDecision.Refuse("call " + s.callId() + " (" + tool + " " + s.argumentsJson() + ", step "
                 + s.step() + ") started (seq " + c.startedSeq() + ") but has no result: it may already have taken effect, and "
                 + tool + " is not " + (s.idempotent() ? "declared idempotent now" : "idempotent")
-                + ", so it must not run again");
+                + ", so it must not run again", true);
     }
 
     /**

@@ -130,16 +130,15 @@ final class AgentCommand implements Callable<Integer> {
         s.put(AgentRun.TEST_COMMAND, testCommand);
         if (temperature != null) s.put(AgentRun.TEMPERATURE, Double.toString(temperature));
         s.put(AgentRun.STREAM, Boolean.toString(!noStream));
-        AgentRun.Settings.parse(s); // every value checked before anything is created
-
         Path run = runDir != null ? runDir : Path.of("runs", "agent-" + System.currentTimeMillis());
         if (Files.exists(run.resolve(TrajectoryLog.FILE_NAME)))
             throw new IllegalArgumentException("--run-dir: " + run + " already holds a run; use 'ds4j agent resume " + run + "'");
         Path ws = workspace != null ? workspace : run.resolve("workspace");
         if (Files.exists(ws) && !Files.isDirectory(ws)) throw new IllegalArgumentException("--workspace: " + ws + " is not a directory");
-        Files.createDirectories(ws);
         s.put(AgentRun.WORKSPACE, ws.toAbsolutePath().toString());
-        return new AgentRun(AgentRun.Settings.parse(s), run, apiKey, false, false).execute(task);
+        AgentRun.Settings settings = AgentRun.Settings.parse(s); // every value checked before anything is created
+        Files.createDirectories(ws);
+        return new AgentRun(settings, run, apiKey, false, false).execute(task);
     }
 
     /** The forced completions in {@code file}: blocks separated by lines holding only {@code ---}. */
@@ -192,8 +191,7 @@ final class AgentCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            if (!Files.isRegularFile(runDir.resolve(TrajectoryLog.FILE_NAME)))
-                throw new IllegalArgumentException("RUN_DIR: " + runDir + " has no " + TrajectoryLog.FILE_NAME);
+            AgentRun.requireRunDir(runDir);
             Trajectory t = Trajectory.read(runDir);
             TrajectoryRecord.RunStart start = t.start().orElseThrow(
                     () -> new IllegalArgumentException("RUN_DIR: " + runDir + ": the log has no run_start record"));

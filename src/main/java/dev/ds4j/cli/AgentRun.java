@@ -11,7 +11,6 @@ import dev.ds4j.chat.Message;
 import dev.ds4j.chat.RenderOptions;
 import dev.ds4j.generate.SamplingParams;
 import dev.ds4j.model.Model;
-import dev.ds4j.sandbox.Image;
 import dev.ds4j.sandbox.Sandbox;
 import dev.ds4j.sandbox.SandboxException;
 import dev.ds4j.sandbox.SandboxSpec;
@@ -24,6 +23,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -42,10 +42,14 @@ final class AgentRun {
             TEMPERATURE = "temperature", FORCED_FILE = "forced_file", IMAGE = "image", NETWORK = "network",
             MEMORY_MB = "memory_mb", TOOL_TIMEOUT = "tool_timeout_s", STREAM = "stream";
 
-    /** A run's settings, checked: each bad value is an error naming its option. */
-    record Settings(Path modelDir, String endpoint, String servedModel, String substrate, Image image, SandboxSpec sandbox, Path workspace,
-                    RenderOptions render, int maxSteps, int maxTokens, long maxTotalTokens, Duration wallTime,
-                    String testCommand, Double temperature, Path forcedFile, boolean stream) {
+    /**
+     * A run's settings, checked: each bad value is an error naming its option. {@code values} are the settings as
+     * given (option values, paths made absolute), which a fresh run writes into its log for {@code resume}.
+     */
+    record Settings(Map<String, String> values, Path modelDir, String endpoint, String servedModel, String substrate,
+                    SandboxSpec sandbox, Path workspace, RenderOptions render, int maxSteps, int maxTokens,
+                    long maxTotalTokens, Duration wallTime, String testCommand, Double temperature, Path forcedFile,
+                    boolean stream) {
 
         static Settings parse(Map<String, String> s) {
             String reasoning = s.getOrDefault(REASONING, "chat");
@@ -75,24 +79,12 @@ final class AgentRun {
             String endpoint = s.get(ENDPOINT);
             if (endpoint != null && !(endpoint.startsWith("http://") || endpoint.startsWith("https://")))
                 throw new IllegalArgumentException("--endpoint: must be an http:// or https:// URL, got " + endpoint);
-            Image image = null;
-            if (s.containsKey(IMAGE)) {
-                List<Path> layers = java.util.Arrays.stream(s.get(IMAGE).split(",")).map(Path::of).toList();
-                for (Path l : layers) if (!Files.isRegularFile(l)) throw new IllegalArgumentException("--image: " + l + " is not a file");
-                try {
-                    image = new Image(layers);
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("--image: " + e.getMessage());
-                }
-            }
-            long memory = longAtLeast(s, MEMORY_MB, "512", "--memory-mb");
-            if (memory < 8) throw new IllegalArgumentException("--memory-mb: must be at least 8, got " + memory);
-            double toolSeconds = number(s, TOOL_TIMEOUT, "60", "--tool-timeout");
-            if (!(toolSeconds > 0) || Double.isInfinite(toolSeconds))
-                throw new IllegalArgumentException("--tool-timeout: must be a positive number of seconds, got " + s.get(TOOL_TIMEOUT));
+            long memory = SandboxCommand.Run.memoryMb(longAtLeast(s, MEMORY_MB, "512", "--memory-mb"));
+            Duration toolTimeout = SandboxCommand.Run.seconds("--tool-timeout", number(s, TOOL_TIMEOUT, "60", "--tool-timeout"));
             SandboxSpec sandbox = SandboxSpec.defaults().withNetwork(Boolean.parseBoolean(s.getOrDefault(NETWORK, "false")))
-                    .withMemoryMb(memory).withTimeout(Duration.ofMillis(Math.round(toolSeconds * 1000)));
-            if (image != null) sandbox = sandbox.withImage(image);
+                    .withMemoryMb(memory).withTimeout(toolTimeout);
+            if (s.containsKey(IMAGE))
+                sandbox = sandbox.withImage(SandboxCommand.Run.image(Arrays.stream(s.get(IMAGE).split(",")).map(Path::of).toList()));
             // Absent in logs of runs started before the option: those streamed.
             String streamText = s.getOrDefault(STREAM, "true");
             if (!streamText.equals("true") && !streamText.equals("false"))
@@ -102,8 +94,9 @@ final class AgentRun {
                 throw new IllegalArgumentException("--no-stream: only for --endpoint (a local model's text is always shown as it is generated)");
             String test = s.getOrDefault(TEST_COMMAND, "sh run_tests.sh");
             if (test.isBlank()) throw new IllegalArgumentException("--test-command: must not be empty");
-            return new Settings(path(s, MODEL_DIR), endpoint, s.get(SERVED_MODEL), sub, image, sandbox, path(s, WORKSPACE), render, steps,
-                    tokens, total, Duration.ofMillis(Math.round(minutes * 60_000)), test, temp, path(s, FORCED_FILE), stream);
+            return new Settings(java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(s)), path(s, MODEL_DIR), endpoint, s.get(SERVED_MODEL), sub, sandbox,
+                    path(s, WORKSPACE), render, steps, tokens, total, Duration.ofMillis(Math.round(minutes * 60_000)), test,
+                    temp, path(s, FORCED_FILE), stream);
         }
 
         private static Path path(Map<String, String> s, String key) {
@@ -151,6 +144,12 @@ final class AgentRun {
         this.tellModelUnfinished = tellModelUnfinished;
     }
 
+    /** A run directory must hold a log for {@code resume} and {@code show}. */
+    static void requireRunDir(Path runDir) {
+        if (!Files.isRegularFile(runDir.resolve(TrajectoryLog.FILE_NAME)))
+            throw new IllegalArgumentException("RUN_DIR: " + runDir + " has no " + TrajectoryLog.FILE_NAME);
+    }
+
     static void requireModel(Path model) {
         if (!Files.isRegularFile(model.resolve("config.json")))
             throw new IllegalArgumentException("--model: " + model + " has no config.json");
@@ -194,7 +193,7 @@ final class AgentRun {
                     settings.workspace());
             AgentLoop.Outcome out;
             try (sb; TrajectoryLog log = resume ? TrajectoryLog.open(run)
-                    : TrajectoryLog.create(run, AgentLoop.runStart(task, client, settingsMap()))) {
+                    : TrajectoryLog.create(run, AgentLoop.runStart(task, client, settings.values()))) {
                 log.recovery().ifPresent(r -> err.println("[log] " + r));
                 AgentLoop loop = new AgentLoop(client, ToolRegistry.standard(settings.testCommand()), sb, settings.render(),
                         new AgentLoop.Limits(settings.maxSteps(), settings.maxTotalTokens(), settings.wallTime()))
@@ -240,29 +239,5 @@ final class AgentRun {
         return b.model(settings.servedModel()).apiKey(key).maxTokens(settings.maxTokens())
                 .temperature(settings.temperature()).forcedScript(forced).returnRaw(!forced.isEmpty())
                 .stream(settings.stream()).onText(view::streamed).build();
-    }
-
-    private Map<String, String> settingsMap() {
-        Map<String, String> m = new java.util.LinkedHashMap<>();
-        if (settings.modelDir() != null) m.put(MODEL_DIR, settings.modelDir().toAbsolutePath().toString());
-        if (settings.endpoint() != null) m.put(ENDPOINT, settings.endpoint());
-        if (settings.servedModel() != null) m.put(SERVED_MODEL, settings.servedModel());
-        m.put(SUBSTRATE, settings.substrate());
-        if (settings.image() != null)
-            m.put(IMAGE, String.join(",", settings.image().layers().stream().map(p -> p.toAbsolutePath().toString()).toList()));
-        m.put(WORKSPACE, settings.workspace().toAbsolutePath().toString());
-        m.put(NETWORK, Boolean.toString(settings.sandbox().network()));
-        m.put(MEMORY_MB, Long.toString(settings.sandbox().memoryMb()));
-        m.put(TOOL_TIMEOUT, Double.toString(settings.sandbox().timeout().toMillis() / 1000.0));
-        m.put(REASONING, settings.render().thinkingMode() == RenderOptions.ThinkingMode.CHAT ? "chat" : settings.render().reasoningEffort());
-        m.put(MAX_STEPS, Integer.toString(settings.maxSteps()));
-        m.put(MAX_TOKENS, Integer.toString(settings.maxTokens()));
-        m.put(MAX_TOTAL_TOKENS, Long.toString(settings.maxTotalTokens()));
-        m.put(MAX_MINUTES, Double.toString(settings.wallTime().toMillis() / 60_000.0));
-        m.put(TEST_COMMAND, settings.testCommand());
-        if (settings.temperature() != null) m.put(TEMPERATURE, Double.toString(settings.temperature()));
-        if (settings.forcedFile() != null) m.put(FORCED_FILE, settings.forcedFile().toAbsolutePath().toString());
-        m.put(STREAM, Boolean.toString(settings.stream()));
-        return m;
     }
 }

@@ -2,14 +2,12 @@ package dev.ds4j.cli;
 
 import dev.ds4j.agent.AgentLoop;
 import dev.ds4j.agent.Trajectory;
-import dev.ds4j.agent.TrajectoryLog;
 import dev.ds4j.agent.TrajectoryRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.concurrent.Callable;
@@ -30,8 +28,7 @@ final class AgentShowCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!Files.isRegularFile(runDir.resolve(TrajectoryLog.FILE_NAME)))
-            throw new IllegalArgumentException("RUN_DIR: " + runDir + " has no " + TrajectoryLog.FILE_NAME);
+        AgentRun.requireRunDir(runDir);
         Trajectory t = Trajectory.read(runDir);
         PrintStream out = System.out;
         int steps = 0, calls = 0, failed = 0;

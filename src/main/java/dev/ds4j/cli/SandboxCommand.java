@@ -75,6 +75,22 @@ final class SandboxCommand implements Runnable {
         @Parameters(paramLabel = "CMD", arity = "1..*", description = "the command and its arguments (put them after --)")
         java.util.List<String> command;
 
+        /** The layers of {@code --image}, top first; each must be a file (whether it is EROFS is checked at mount). */
+        static Image image(java.util.List<Path> layers) {
+            for (Path l : layers)
+                if (!Files.isRegularFile(l)) throw new IllegalArgumentException("--image: " + l + " is not a file");
+            try {
+                return new Image(layers);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--image: " + e.getMessage());
+            }
+        }
+
+        static long memoryMb(long mb) {
+            if (mb < 8) throw new IllegalArgumentException("--memory-mb: must be at least 8, got " + mb);
+            return mb;
+        }
+
         static Duration seconds(String option, double s) {
             if (!(s > 0) || Double.isInfinite(s)) throw new IllegalArgumentException(option + ": must be a positive number of seconds, got " + s);
             return Duration.ofNanos(Math.round(s * 1e9));
@@ -86,10 +102,7 @@ final class SandboxCommand implements Runnable {
                 if (!Files.isDirectory(workspace)) throw new IllegalArgumentException("--workspace: " + workspace + " is not a directory");
                 s = s.withWorkspace(workspace.toAbsolutePath());
             }
-            if (memoryMb != null) {
-                if (memoryMb < 8) throw new IllegalArgumentException("--memory-mb: must be at least 8, got " + memoryMb);
-                s = s.withMemoryMb(memoryMb);
-            }
+            if (memoryMb != null) s = s.withMemoryMb(memoryMb(memoryMb));
             if (pids != null) {
                 if (pids < 1) throw new IllegalArgumentException("--pids: must be at least 1, got " + pids);
                 s = s.withPids(pids);
@@ -98,15 +111,7 @@ final class SandboxCommand implements Runnable {
                 if (!(cpus > 0) || cpus > 1024) throw new IllegalArgumentException("--cpus: must be in (0, 1024], got " + cpus);
                 s = s.withCpus(cpus);
             }
-            if (image != null && !image.isEmpty()) {
-                for (Path l : image)
-                    if (!Files.isRegularFile(l)) throw new IllegalArgumentException("--image: " + l + " is not a file");
-                try {
-                    s = s.withImage(Image.of(image.toArray(Path[]::new)));
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("--image: " + e.getMessage());
-                }
-            }
+            if (image != null && !image.isEmpty()) s = s.withImage(image(image));
             if (snapshot != null) {
                 if (image == null || image.isEmpty()) throw new IllegalArgumentException("--snapshot: needs --image (a sandbox on the host's /usr has nothing to pack)");
                 if (Files.exists(snapshot)) throw new IllegalArgumentException("--snapshot: " + snapshot + " already exists");
