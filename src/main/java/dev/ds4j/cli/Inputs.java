@@ -43,11 +43,13 @@ final class Inputs {
 
     /**
      * The tokenizer to use: --tokenizer, else the model directory's tokenizer.json, else the
-     * DeepSeek-V4 tokenizer in ../shared/data/deepseek-v4 beside the ds4j checkout.
+     * DeepSeek-V4 tokenizer in the shared data: $DS4J_SHARED/data/deepseek-v4, else ../shared beside the checkout.
      */
     static Path tokenizerPath(Path explicit, Path modelDir) {
         if (explicit != null) return explicit;
         if (modelDir != null) return modelDir.resolve("tokenizer.json");
+        String shared = System.getenv("DS4J_SHARED");
+        if (shared != null && !shared.isEmpty()) return Path.of(shared, "data/deepseek-v4/tokenizer.json");
         String home = System.getProperty("ds4j.home", ".");
         return Path.of(home).resolve("../shared/data/deepseek-v4/tokenizer.json").normalize();
     }
